@@ -1,0 +1,1 @@
+"""Platform adapters: one module per platform or channel, all implementing ``base.Adapter``."""

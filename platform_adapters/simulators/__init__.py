@@ -1,0 +1,1 @@
+"""Simulated platforms that run as real HTTP servers on loopback, for demos and tests."""

@@ -1,0 +1,1 @@
+"""Takedown-request tracker: domain model and HTTP API."""

@@ -1,0 +1,85 @@
+"""Request and response shapes for cases."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from tracker.cases.models import CaseStatus
+
+Jurisdiction = Field(pattern=r"^[A-Za-z0-9-]{2,16}$")
+
+
+class ContactDetails(BaseModel):
+    """How to reach the victim. Stored encrypted; never logged or sent to platforms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]{3,40}$")
+
+
+class CaseBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(
+        min_length=1, max_length=120,
+        description="A pseudonymous label for the case. Never the victim's name.",
+    )
+    jurisdictions: list[str] = Field(
+        min_length=1, max_length=5,
+        description="Jurisdiction codes whose law applies, e.g. ['IN'], ['US'], ['INTL'].",
+    )
+    authority_to_act: bool = Field(
+        default=False,
+        description="The victim has authorised the organisation to file on their behalf. "
+        "Nothing is filed until this is true.",
+    )
+    consent_to_share_identity: bool = False
+    minor_involved: bool = False
+
+
+class CaseCreate(CaseBase):
+    assigned_to: int | None = Field(
+        default=None, description="User id of the caseworker; defaults to the creator."
+    )
+    contact: ContactDetails | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class CaseUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, min_length=1, max_length=120)
+    status: CaseStatus | None = None
+    assigned_to: int | None = None
+    authority_to_act: bool | None = None
+    consent_to_share_identity: bool | None = None
+    minor_involved: bool | None = None
+    contact: ContactDetails | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class CasePublic(CaseBase):
+    """A case as listed: no contact details."""
+
+    id: int
+    status: CaseStatus
+    assigned_to: int | None
+    created_at: datetime
+    updated_at: datetime
+    report_count: int = 0
+
+
+class CaseDetail(CasePublic):
+    """One case in full, for the caseworkers who may see it."""
+
+    contact: ContactDetails | None
+    notes: str | None
+
+
+class CasePage(BaseModel):
+    items: list[CasePublic]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,192 @@
+"""Cases: creating, reading, listing and updating them, with visibility by role."""
+
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from tracker.audit.service import record
+from tracker.cases.models import Case, CaseStatus
+from tracker.cases.schemas import CaseCreate, CaseUpdate, ContactDetails
+from tracker.db import utcnow
+from tracker.errors import Forbidden, Invalid, NotFound, Problem
+from tracker.organisations.models import Role
+from tracker.organisations.service import Principal, get_user
+from tracker.policies.service import NoPolicy, policy_in_force
+from tracker.reports.models import Report
+
+ASSIGNABLE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
+
+
+def _require_case_data(principal: Principal) -> None:
+    if not principal.sees_case_data:
+        raise Forbidden.one(("auth",), "dashboard keys see aggregate figures only", "auth.forbidden")
+
+
+def _check_jurisdictions(*, session: Session, codes: list[str]) -> list[str]:
+    problems = []
+    normalised = []
+    for index, code in enumerate(codes):
+        try:
+            policy_in_force(session=session, jurisdiction=code, on=date.today())
+        except NoPolicy:
+            problems.append(
+                Problem(
+                    loc=("body", "jurisdictions", index),
+                    msg=f"no policy is in force for jurisdiction {code!r}",
+                    type="case.unknown_jurisdiction",
+                )
+            )
+        normalised.append(code.upper())
+    if problems:
+        raise Invalid(problems)
+    return list(dict.fromkeys(normalised))
+
+
+def _check_assignee(*, session: Session, principal: Principal, user_id: int) -> int:
+    if principal.role is Role.CASEWORKER and user_id != principal.user_id:
+        raise Forbidden.one(
+            ("body", "assigned_to"), "caseworkers may only assign cases to themselves",
+            "case.assign_forbidden",
+        )
+    user = get_user(session=session, organisation_id=principal.organisation_id, user_id=user_id)
+    if user is None or not user.is_active or Role(user.role) not in ASSIGNABLE_ROLES:
+        raise Invalid.one(
+            ("body", "assigned_to"), "no active caseworker with this id in your organisation",
+            "case.unknown_assignee",
+        )
+    return user_id
+
+
+def _apply_contact(case: Case, contact: ContactDetails | None) -> None:
+    case.contact_name = contact.name if contact else None
+    case.contact_email = str(contact.email) if contact and contact.email else None
+    case.contact_phone = contact.phone if contact else None
+
+
+def contact_of(case: Case) -> ContactDetails | None:
+    """The decrypted contact details of a case, or None."""
+    if not (case.contact_name or case.contact_email or case.contact_phone):
+        return None
+    return ContactDetails(name=case.contact_name, email=case.contact_email, phone=case.contact_phone)
+
+
+def create_case(*, session: Session, principal: Principal, data: CaseCreate) -> Case:
+    """Open a case for the caller's organisation."""
+    _require_case_data(principal)
+    jurisdictions = _check_jurisdictions(session=session, codes=data.jurisdictions)
+    assignee = _check_assignee(
+        session=session, principal=principal, user_id=data.assigned_to or principal.user_id
+    )
+    case = Case(
+        organisation_id=principal.organisation_id,
+        label=data.label,
+        jurisdictions=jurisdictions,
+        assigned_to=assignee,
+        authority_to_act=data.authority_to_act,
+        consent_to_share_identity=data.consent_to_share_identity,
+        minor_involved=data.minor_involved,
+        notes=data.notes,
+        created_by=principal.user_id,
+    )
+    _apply_contact(case, data.contact)
+    session.add(case)
+    session.flush()
+    record(
+        session=session, actor=principal.actor, action="case.created", object_type="case",
+        object_id=case.id, organisation_id=principal.organisation_id,
+    )
+    return case
+
+
+def get_case(*, session: Session, principal: Principal, case_id: int) -> Case | None:
+    """A case the caller may see, or None (also for cases of others: no existence leak)."""
+    _require_case_data(principal)
+    case = session.get(Case, case_id)
+    if case is None or case.organisation_id != principal.organisation_id:
+        return None
+    if not principal.sees_all_cases and case.assigned_to != principal.user_id:
+        return None
+    return case
+
+
+def require_case(*, session: Session, principal: Principal, case_id: int) -> Case:
+    """Like get_case, raising NotFound."""
+    case = get_case(session=session, principal=principal, case_id=case_id)
+    if case is None:
+        raise NotFound.one(("path", "case_id"), "case not found", "case.not_found")
+    return case
+
+
+def visible_cases_query(principal: Principal):  # type: ignore[no-untyped-def]
+    """The select of cases the caller may see (for reuse by listings)."""
+    query = select(Case).where(Case.organisation_id == principal.organisation_id)
+    if not principal.sees_all_cases:
+        query = query.where(Case.assigned_to == principal.user_id)
+    return query
+
+
+def list_cases(
+    *,
+    session: Session,
+    principal: Principal,
+    status: CaseStatus | None,
+    assigned_to: int | None,
+    jurisdiction: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Case], int]:
+    """Visible cases, newest first, with the total before pagination."""
+    _require_case_data(principal)
+    query = visible_cases_query(principal)
+    if status is not None:
+        query = query.where(Case.status == status)
+    if assigned_to is not None:
+        query = query.where(Case.assigned_to == assigned_to)
+    cases = list(session.exec(query.order_by(col(Case.id).desc())).all())
+    if jurisdiction is not None:
+        # JSON membership differs by dialect; the visible set of one organisation is small.
+        cases = [case for case in cases if jurisdiction.upper() in case.jurisdictions]
+    return cases[offset : offset + limit], len(cases)
+
+
+def report_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
+    """How many reports each case holds."""
+    if not case_ids:
+        return {}
+    rows = session.exec(
+        select(Report.case_id, func.count())
+        .where(col(Report.case_id).in_(case_ids))
+        .group_by(Report.case_id)
+    ).all()
+    return {case_id: count for case_id, count in rows}
+
+
+def update_case(
+    *, session: Session, principal: Principal, case_id: int, data: CaseUpdate
+) -> tuple[Case, bool]:
+    """Apply a partial update; also says whether authority to act was granted by it."""
+    case = require_case(session=session, principal=principal, case_id=case_id)
+    changes = data.model_dump(exclude_unset=True)
+    authority_granted = changes.get("authority_to_act") is True and not case.authority_to_act
+    if "assigned_to" in changes:
+        if changes["assigned_to"] is None:
+            raise Invalid.one(("body", "assigned_to"), "a case must stay assigned", "case.unassigned")
+        case.assigned_to = _check_assignee(
+            session=session, principal=principal, user_id=changes["assigned_to"]
+        )
+    for field in ("label", "status", "authority_to_act", "consent_to_share_identity",
+                  "minor_involved", "notes"):
+        if field in changes:
+            setattr(case, field, changes[field])
+    if "contact" in changes:
+        _apply_contact(case, data.contact)
+    case.updated_at = utcnow()
+    session.add(case)
+    session.flush()
+    record(
+        session=session, actor=principal.actor, action="case.updated", object_type="case",
+        object_id=case.id, organisation_id=case.organisation_id,
+        details={"fields": sorted(key for key in changes if key not in ("contact", "notes"))},
+    )
+    return case, authority_granted

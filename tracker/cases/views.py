@@ -1,0 +1,86 @@
+"""HTTP endpoints for cases."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from tracker.api.deps import CaseworkerDep, Limit, Offset, SessionDep
+from tracker.cases.models import Case, CaseStatus
+from tracker.cases.schemas import CaseCreate, CaseDetail, CasePage, CasePublic, CaseUpdate
+from tracker.cases.service import (
+    contact_of,
+    create_case,
+    list_cases,
+    report_counts,
+    require_case,
+    update_case,
+)
+from tracker.filings.service import open_filings_for_case
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def _public(case: Case, counts: dict[int, int]) -> CasePublic:
+    assert case.id is not None
+    return CasePublic(
+        id=case.id, label=case.label, jurisdictions=case.jurisdictions, status=case.status,
+        assigned_to=case.assigned_to, authority_to_act=case.authority_to_act,
+        consent_to_share_identity=case.consent_to_share_identity,
+        minor_involved=case.minor_involved, created_at=case.created_at,
+        updated_at=case.updated_at, report_count=counts.get(case.id, 0),
+    )
+
+
+def _detail(session: SessionDep, case: Case) -> CaseDetail:
+    assert case.id is not None
+    public = _public(case, report_counts(session=session, case_ids=[case.id]))
+    return CaseDetail(**public.model_dump(), contact=contact_of(case), notes=case.notes)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseDetail)
+def create(data: CaseCreate, session: SessionDep, principal: CaseworkerDep) -> CaseDetail:
+    """Open a case. Contact details are encrypted at rest and never leave the case."""
+    case = create_case(session=session, principal=principal, data=data)
+    session.commit()
+    return _detail(session, case)
+
+
+@router.get("", response_model=CasePage)
+def list_(
+    session: SessionDep,
+    principal: CaseworkerDep,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    assigned_to: int | None = None,
+    jurisdiction: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> CasePage:
+    """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor."""
+    cases, total = list_cases(
+        session=session, principal=principal, status=status_, assigned_to=assigned_to,
+        jurisdiction=jurisdiction, limit=limit, offset=offset,
+    )
+    counts = report_counts(session=session, case_ids=[case.id for case in cases if case.id])
+    return CasePage(
+        items=[_public(case, counts) for case in cases], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{case_id}", response_model=CaseDetail)
+def read(case_id: int, session: SessionDep, principal: CaseworkerDep) -> CaseDetail:
+    """One case with its contact details."""
+    return _detail(session, require_case(session=session, principal=principal, case_id=case_id))
+
+
+@router.patch("/{case_id}", response_model=CaseDetail)
+def update(
+    case_id: int, data: CaseUpdate, session: SessionDep, principal: CaseworkerDep
+) -> CaseDetail:
+    """Change a case. Granting authority to act files its waiting reports."""
+    case, authority_granted = update_case(
+        session=session, principal=principal, case_id=case_id, data=data
+    )
+    if authority_granted:
+        open_filings_for_case(session=session, case=case)
+    session.commit()
+    return _detail(session, case)

@@ -1,0 +1,115 @@
+"""Recording a re-check and deciding what it means for the report and when to look again."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from tracker.cases.models import Case
+from tracker.checks.models import Check
+from tracker.db import utcnow
+from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
+from tracker.filings.service import open_filing
+from tracker.reports.lifecycle import ReportState
+from tracker.reports.models import Report
+from tracker.reports.transitions import move
+from tracker.settings import Settings, get_settings
+
+WORKER = "worker"
+REMOVED = "removed"
+LIVE = "live"
+
+
+def _capped_by_deadline(report: Report, when: datetime, now: datetime) -> datetime:
+    # A check lands at the deadline, so escalation is decided on a fresh verdict.
+    if report.deadline_at is not None and now < report.deadline_at < when:
+        return report.deadline_at
+    return when
+
+
+def next_check_for_state(report: Report, now: datetime, settings: Settings) -> datetime:
+    """When to look again at a report that is not (yet) confirmed removed."""
+    if report.state == ReportState.ACKNOWLEDGED:
+        interval = settings.check_interval_acknowledged_seconds
+    else:
+        interval = settings.check_interval_active_seconds
+    return _capped_by_deadline(report, now + timedelta(seconds=interval), now)
+
+
+def record_check(
+    *,
+    session: Session,
+    report_id: int,
+    checked_at: datetime,
+    verdict: str,
+    reason: str,
+    http_status: int | None,
+    final_url: str | None,
+    fingerprint: str | None,
+    latency_ms: int | None,
+    error: str | None,
+) -> Check | None:
+    """Store one check and move the report accordingly; None if the report is gone or closed."""
+    report = session.get(Report, report_id)
+    if report is None or report.state == ReportState.CLOSED:
+        return None
+    settings = get_settings()
+    check = Check(
+        report_id=report_id, checked_at=checked_at, http_status=http_status,
+        final_url=final_url[:4096] if final_url else None, verdict=verdict, reason=reason[:120],
+        fingerprint=fingerprint, latency_ms=latency_ms, error=error[:500] if error else None,
+    )
+    session.add(check)
+    now = utcnow()
+    report.last_verdict = verdict
+    report.last_checked_at = checked_at
+    report.check_lease_until = None
+    watch = settings.watch_schedule_seconds
+    if verdict == REMOVED:
+        report.consecutive_removed += 1
+        if report.state == ReportState.REMOVED:
+            report.watch_step += 1
+            if report.watch_step >= len(watch):
+                move(session=session, report=report, to_state=ReportState.CLOSED, actor=WORKER,
+                     cause="still removed at the end of the watch schedule", next_check_at=None)
+                return check
+            report.next_check_at = now + timedelta(seconds=watch[report.watch_step])
+        elif report.consecutive_removed >= settings.removal_confirmations:
+            _close_open_filings(session, report_id)
+            move(session=session, report=report, to_state=ReportState.REMOVED, actor=WORKER,
+                 cause=(f"removal confirmed by {report.consecutive_removed} consecutive checks "
+                        f"({reason})"),
+                 deadline_at=None, escalation_lease_until=None, watch_step=0,
+                 next_check_at=now + timedelta(seconds=watch[0]) if watch else None)
+            return check
+        else:
+            report.next_check_at = now + timedelta(seconds=settings.confirm_interval_seconds)
+        session.add(report)
+        return check
+
+    report.consecutive_removed = 0
+    if report.state == ReportState.REMOVED:
+        if verdict == LIVE:
+            move(session=session, report=report, to_state=ReportState.REAPPEARED, actor=WORKER,
+                 cause=f"content is live again ({reason})", watch_step=0,
+                 next_check_at=now + timedelta(seconds=settings.check_interval_active_seconds))
+            case = session.get(Case, report.case_id)
+            if case is not None and case.authority_to_act:
+                open_filing(session=session, report=report)
+            return check
+        # Blocked or unreachable proves nothing either way: look again at the same watch step.
+        report.next_check_at = now + timedelta(seconds=watch[min(report.watch_step, len(watch) - 1)])
+    else:
+        report.next_check_at = next_check_for_state(report, now, settings)
+    session.add(report)
+    return check
+
+
+def _close_open_filings(session: Session, report_id: int) -> None:
+    session.execute(
+        update(Filing)
+        .where(col(Filing.report_id) == report_id)
+        .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
+        .values(status=FilingStatus.REMOVED, next_poll_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,1 @@
+"""Escalation to the next rung of the ladder."""

@@ -1,0 +1,372 @@
+"""Filings: opening one per rung, claiming it for submission, recording every outcome."""
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from platform_adapters.base import (
+    AdapterError,
+    FilingReceipt,
+    FilingRequest,
+    InvalidCredentialsError,
+    MissingCredentialsError,
+    PlatformStatus,
+    TransientError,
+)
+from platform_adapters.registry import adapter_class
+from tracker.alerts.service import raise_alert
+from tracker.audit.service import record
+from tracker.cases.models import Case
+from tracker.cases.service import get_case, visible_cases_query
+from tracker.channels import directory
+from tracker.db import utcnow
+from tracker.errors import Conflict, NotFound
+from tracker.filings.models import (
+    OPEN_FILING_STATUSES,
+    AttemptOutcome,
+    Filing,
+    FilingAttempt,
+    FilingStatus,
+)
+from tracker.jobs import JobKind, enqueue_after_commit
+from tracker.organisations.models import Organisation
+from tracker.organisations.service import Principal
+from tracker.policies.models import PolicyVersion
+from tracker.policies.schema import Rung
+from tracker.policies.service import as_policy
+from tracker.reports.lifecycle import FILING_PENDING, ReportState
+from tracker.reports.models import Report
+from tracker.reports.transitions import move
+from tracker.settings import get_settings
+
+WORKER = "worker"
+
+
+def rung_of(*, session: Session, report: Report, rung_index: int | None = None) -> Rung | None:
+    """The policy rung a report is on (or at ``rung_index``), None past the end of the ladder."""
+    policy = session.get(PolicyVersion, report.policy_version_id)
+    assert policy is not None
+    rungs = as_policy(policy).rungs
+    index = report.rung_index if rung_index is None else rung_index
+    return rungs[index] if index < len(rungs) else None
+
+
+def open_filing(*, session: Session, report: Report) -> Filing:
+    """Create the filing for the report's current rung and ask for it to be submitted."""
+    rung = rung_of(session=session, report=report)
+    assert rung is not None, "open_filing past the end of the ladder"
+    route = directory().route(report.platform, rung.target)
+    now = utcnow()
+    filing = Filing(
+        report_id=report.id, organisation_id=report.organisation_id,
+        rung_index=report.rung_index, rung_target=rung.target, adapter=route.adapter,
+        channel_kind=adapter_class(route.adapter).channel_kind,
+        idempotency_key=uuid.uuid4().hex, channel_params=dict(route.params),
+        next_attempt_at=now,
+        # Leased from birth: the job sent after commit owns it; if that send is lost, the
+        # lease expires and the filing sweep sends it again.
+        lease_until=now + timedelta(seconds=get_settings().lease_seconds),
+    )
+    session.add(filing)
+    session.flush()
+    enqueue_after_commit(session, JobKind.FILE, filing.id)
+    return filing
+
+
+def open_filings_for_case(*, session: Session, case: Case) -> list[Filing]:
+    """Open filings for the case's reports that wait for one (after authority is granted)."""
+    reports = session.exec(
+        select(Report).where(Report.case_id == case.id).where(
+            col(Report.state).in_(list(FILING_PENDING))
+        )
+    ).all()
+    opened = []
+    for report in reports:
+        has_open = session.exec(
+            select(Filing.id).where(Filing.report_id == report.id).where(
+                col(Filing.status).in_(list(OPEN_FILING_STATUSES))
+            )
+        ).first()
+        if has_open is None:
+            opened.append(open_filing(session=session, report=report))
+    return opened
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedFiling:
+    """A filing a worker now holds, with the request to send."""
+
+    filing_id: int
+    adapter: str
+    request: FilingRequest
+    started_at: datetime
+
+
+def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling | None:
+    """Take a filing for submission; None if another worker holds it or it is done.
+
+    Compare-and-set on the status: a task delivered twice submits once. A worker that died
+    while submitting leaves the lease to expire; the retry reuses the idempotency key.
+    """
+    now = utcnow()
+    lease_until = now + timedelta(seconds=get_settings().lease_seconds)
+    result = session.execute(
+        update(Filing)
+        .where(col(Filing.id) == filing_id)
+        .where(
+            (col(Filing.status) == FilingStatus.PENDING)
+            | ((col(Filing.status) == FilingStatus.SUBMITTING) & (col(Filing.lease_until) < now))
+        )
+        .values(
+            status=FilingStatus.SUBMITTING, lease_until=lease_until,
+            attempt_count=Filing.attempt_count + 1, updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    filing = session.get(Filing, filing_id)
+    assert filing is not None
+    session.refresh(filing)
+    report = session.get(Report, filing.report_id)
+    organisation = session.get(Organisation, filing.organisation_id)
+    assert report is not None and organisation is not None
+    rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
+    assert rung is not None
+    request = FilingRequest(
+        idempotency_key=filing.idempotency_key, url=report.canonical_url,
+        platform=report.platform, rung_target=filing.rung_target,
+        legal_basis=rung.legal_basis, deadline_text=deadline_text(rung),
+        organisation_name=organisation.name, organisation_email=organisation.contact_email,
+        channel_params=dict(filing.channel_params or {}),
+    )
+    return ClaimedFiling(
+        filing_id=filing_id, adapter=filing.adapter, request=request, started_at=now
+    )
+
+
+def deadline_text(rung: Rung) -> str:
+    """The rung's deadline in words for a notice, e.g. 'within 24 hours of receipt'."""
+    hours = rung.deadline.total_seconds() / 3600
+    amount = f"{hours:g} hours" if hours < 72 else f"{hours / 24:g} days"
+    return f"within {amount} of receipt of this notice"
+
+
+def _attempt(
+    session: Session, claim: ClaimedFiling, outcome: AttemptOutcome,
+    http_status: int | None = None, error: str | None = None,
+) -> None:
+    session.add(
+        FilingAttempt(
+            filing_id=claim.filing_id, started_at=claim.started_at, finished_at=utcnow(),
+            outcome=outcome, http_status=http_status, error=error[:500] if error else None,
+        )
+    )
+
+
+def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingReceipt) -> None:
+    """The platform took the filing (or a manual packet is ready): move filing and report."""
+    filing = session.get(Filing, claim.filing_id)
+    report = session.get(Report, filing.report_id) if filing else None
+    assert filing is not None and report is not None
+    _attempt(session, claim, AttemptOutcome.SUCCEEDED, receipt.http_status)
+    now = utcnow()
+    filing.channel_kind = receipt.channel_kind
+    filing.lease_until = None
+    filing.last_error = None
+    if receipt.awaiting_manual:
+        filing.status = FilingStatus.AWAITING_MANUAL
+        filing.packet = dict(receipt.packet or {})
+        session.add(filing)
+        if report.state in FILING_PENDING:
+            move(session=session, report=report, to_state=ReportState.AWAITING_MANUAL,
+                 cause=f"packet ready for manual submission ({filing.rung_target})", actor=WORKER)
+        return
+    _mark_submitted(session=session, filing=filing, report=report,
+                    external_ref=receipt.external_ref, submitted_at=receipt.submitted_at or now,
+                    actor=WORKER, cause=f"filed with {filing.adapter} ({filing.rung_target})")
+
+
+def _mark_submitted(
+    *, session: Session, filing: Filing, report: Report, external_ref: str | None,
+    submitted_at: datetime, actor: str, cause: str,
+) -> None:
+    settings = get_settings()
+    rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
+    assert rung is not None
+    now = utcnow()
+    deadline_at = submitted_at + rung.deadline
+    filing.status = FilingStatus.SUBMITTED
+    filing.external_ref = external_ref
+    filing.submitted_at = submitted_at
+    filing.deadline_at = deadline_at
+    filing.updated_at = now
+    if adapter_class(filing.adapter).can_poll:
+        filing.next_poll_at = now + timedelta(seconds=settings.poll_interval_seconds)
+    session.add(filing)
+    next_check = now + timedelta(seconds=settings.check_interval_active_seconds)
+    if report.next_check_at is not None:
+        next_check = min(next_check, report.next_check_at)
+    if report.state in FILING_PENDING or report.state == ReportState.AWAITING_MANUAL:
+        move(session=session, report=report, to_state=ReportState.FILED, cause=cause, actor=actor,
+             deadline_at=deadline_at, next_check_at=min(next_check, deadline_at))
+
+
+def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError) -> str | None:
+    """A filing attempt failed: retry later or alert; returns an escalation cause if refused."""
+    filing = session.get(Filing, claim.filing_id)
+    assert filing is not None
+    settings = get_settings()
+    now = utcnow()
+    filing.lease_until = None
+    filing.last_error = f"{error.kind}: {error.message}"[:500]
+    filing.updated_at = now
+    if isinstance(error, TransientError):
+        _attempt(session, claim, AttemptOutcome.TRANSIENT_ERROR, error.http_status, error.message)
+        if filing.attempt_count < settings.filing_max_attempts:
+            filing.status = FilingStatus.PENDING
+            filing.next_attempt_at = now + timedelta(
+                seconds=retry_delay(filing.attempt_count, error.retry_after)
+            )
+            session.add(filing)
+            return None
+        filing.status = FilingStatus.FAILED
+        session.add(filing)
+        raise_alert(
+            session=session, kind="filing.attempts_exhausted", subject=f"adapter:{filing.adapter}",
+            message=f"filing {filing.id} failed {filing.attempt_count} times: {error.message}",
+            organisation_id=filing.organisation_id,
+        )
+        return None
+    if isinstance(error, MissingCredentialsError | InvalidCredentialsError):
+        _attempt(session, claim, AttemptOutcome.CREDENTIALS_ERROR, error.http_status, error.message)
+        filing.status = FilingStatus.FAILED
+        session.add(filing)
+        raise_alert(
+            session=session, kind=f"adapter.{error.kind}", subject=f"adapter:{filing.adapter}",
+            message=f"{filing.adapter}: {error.message}", organisation_id=filing.organisation_id,
+        )
+        return None
+    _attempt(session, claim, AttemptOutcome.PERMANENT_ERROR, error.http_status, error.message)
+    filing.status = FilingStatus.FAILED
+    session.add(filing)
+    return f"{filing.adapter} refused the filing: {error.message}"
+
+
+def retry_delay(attempt_count: int, retry_after: float | None) -> float:
+    """Exponential back-off with jitter, never sooner than the platform's Retry-After."""
+    base = get_settings().filing_retry_base_seconds
+    delay = base * (2 ** max(attempt_count - 1, 0)) * random.uniform(0.5, 1.0)  # noqa: S311
+    return max(delay, retry_after or 0.0)
+
+
+def record_poll(
+    *, session: Session, filing_id: int, status: PlatformStatus, detail: str | None
+) -> str | None:
+    """Apply what the platform said about a filing; returns an escalation cause if rejected."""
+    filing = session.get(Filing, filing_id)
+    assert filing is not None
+    report = session.get(Report, filing.report_id)
+    assert report is not None
+    now = utcnow()
+    filing.platform_status = status
+    filing.poll_lease_until = None
+    filing.updated_at = now
+    settings = get_settings()
+    if filing.status not in (FilingStatus.SUBMITTED, FilingStatus.ACKNOWLEDGED):
+        filing.next_poll_at = None
+        session.add(filing)
+        return None
+    filing.next_poll_at = now + timedelta(seconds=settings.poll_interval_seconds)
+    if status == PlatformStatus.ACKNOWLEDGED and filing.status == FilingStatus.SUBMITTED:
+        filing.status = FilingStatus.ACKNOWLEDGED
+        if report.state == ReportState.FILED:
+            move(session=session, report=report, to_state=ReportState.ACKNOWLEDGED,
+                 cause=f"{filing.adapter} acknowledged the report", actor=WORKER)
+    elif status == PlatformStatus.REMOVED:
+        filing.status = FilingStatus.REMOVED
+        filing.next_poll_at = None
+        # The platform's word is not proof: check now, and let consecutive checks confirm.
+        report.next_check_at = now
+        report.check_lease_until = None
+        session.add(report)
+    elif status == PlatformStatus.REJECTED:
+        filing.status = FilingStatus.REJECTED
+        filing.next_poll_at = None
+        session.add(filing)
+        return f"{filing.adapter} rejected the report" + (f": {detail}" if detail else "")
+    session.add(filing)
+    return None
+
+
+def list_awaiting_manual(
+    *, session: Session, principal: Principal, limit: int, offset: int
+) -> tuple[list[Filing], int]:
+    """Filings whose packet a caseworker must submit, oldest first."""
+    visible = visible_cases_query(principal).with_only_columns(col(Case.id))
+    query = (
+        select(Filing)
+        .join(Report, col(Report.id) == Filing.report_id)
+        .where(Filing.status == FilingStatus.AWAITING_MANUAL)
+        .where(col(Report.case_id).in_(visible))
+    )
+    filings = list(session.exec(query.order_by(col(Filing.id))).all())
+    return filings[offset : offset + limit], len(filings)
+
+
+def confirm_manual(
+    *, session: Session, principal: Principal, filing_id: int, reference_id: str,
+    submitted_at: datetime | None,
+) -> Filing:
+    """A caseworker submitted the packet: record the reference; the deadline starts now."""
+    filing = session.get(Filing, filing_id)
+    report = session.get(Report, filing.report_id) if filing else None
+    if (
+        filing is None or report is None
+        or get_case(session=session, principal=principal, case_id=report.case_id) is None
+    ):
+        raise NotFound.one(("path", "filing_id"), "filing not found", "filing.not_found")
+    if filing.status != FilingStatus.AWAITING_MANUAL:
+        raise Conflict.one(("path", "filing_id"), f"the filing is {filing.status}, not awaiting "
+                           "manual submission", "filing.not_awaiting_manual")
+    duplicate = session.exec(
+        select(Filing.id).where(Filing.adapter == filing.adapter)
+        .where(Filing.external_ref == reference_id).where(Filing.id != filing.id)
+    ).first()
+    if duplicate is not None:
+        raise Conflict.one(("body", "reference_id"), "this reference is already recorded on "
+                           "another filing", "filing.duplicate_reference")
+    now = utcnow()
+    filing.confirmed_at = now
+    _mark_submitted(session=session, filing=filing, report=report, external_ref=reference_id,
+                    submitted_at=submitted_at or now, actor=principal.actor,
+                    cause=f"submitted by hand ({filing.rung_target}), reference recorded")
+    record(session=session, actor=principal.actor, action="filing.confirmed",
+           object_type="filing", object_id=filing.id, organisation_id=filing.organisation_id)
+    return filing
+
+
+def supersede_open_filings(*, session: Session, report_id: int) -> None:
+    """Close the report's open filings because it moved to another rung."""
+    session.execute(
+        update(Filing)
+        .where(col(Filing.report_id) == report_id)
+        .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
+        .values(status=FilingStatus.SUPERSEDED, next_poll_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def attempts_of(*, session: Session, filing_ids: list[int]) -> dict[int, list[FilingAttempt]]:
+    """Attempts grouped by filing."""
+    grouped: dict[int, list[FilingAttempt]] = {filing_id: [] for filing_id in filing_ids}
+    for attempt in session.exec(
+        select(FilingAttempt).where(col(FilingAttempt.filing_id).in_(filing_ids))
+        .order_by(col(FilingAttempt.id))
+    ).all():
+        grouped[attempt.filing_id].append(attempt)
+    return grouped
+

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so `tracker db upgrade` works anywhere."""

@@ -1,0 +1,1 @@
+"""Reports: one URL of a case, from intake to confirmed removal."""

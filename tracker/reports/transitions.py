@@ -1,0 +1,57 @@
+"""Moving a report between states: compare-and-set on the state, with the cause recorded."""
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from tracker.db import utcnow
+from tracker.reports.lifecycle import ReportState, ensure_allowed
+from tracker.reports.models import Report, ReportTransition
+
+
+class StaleState(Exception):
+    """Another process moved the report first; the caller should re-read and decide again."""
+
+
+def move(
+    *,
+    session: Session,
+    report: Report,
+    to_state: ReportState,
+    cause: str,
+    actor: str,
+    **fields: Any,
+) -> None:
+    """Move ``report`` to ``to_state`` if it is still in the state we read; set ``fields`` too."""
+    from_state = ReportState(report.state)
+    ensure_allowed(from_state, to_state)
+    session.flush()
+    now = utcnow()
+    result = session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.state == from_state)  # type: ignore[arg-type]
+        .values(state=to_state, updated_at=now, **fields)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleState(f"report {report.id} is no longer {from_state}")
+    rung_index = fields.get("rung_index", report.rung_index)
+    session.add(
+        ReportTransition(
+            report_id=report.id, from_state=from_state, to_state=to_state,
+            rung_index=rung_index, cause=cause[:500], actor=actor, at=now,
+        )
+    )
+    session.flush()
+    session.refresh(report)
+
+
+def record_logged(*, session: Session, report: Report, actor: str) -> None:
+    """The first line of a report's timeline."""
+    session.add(
+        ReportTransition(
+            report_id=report.id, from_state="", to_state=ReportState.LOGGED,
+            rung_index=report.rung_index, cause="URL logged", actor=actor,
+        )
+    )

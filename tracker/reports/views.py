@@ -1,0 +1,152 @@
+"""HTTP endpoints for reports: bulk intake, listing, the full timeline, re-check requests."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import Session
+
+from tracker.api.deps import CaseworkerDep, Limit, Offset, PrincipalDep, SessionDep
+from tracker.filings.models import Filing
+from tracker.filings.service import attempts_of
+from tracker.filings.views import filing_public
+from tracker.policies.models import PolicyVersion
+from tracker.policies.service import as_policy
+from tracker.reports.lifecycle import ReportState
+from tracker.reports.models import Report
+from tracker.reports.schemas import (
+    CheckPublic,
+    IntakeAnswer,
+    RecheckAnswer,
+    ReportDetail,
+    ReportPage,
+    ReportPublic,
+    ReportsAdd,
+    TransitionPublic,
+)
+from tracker.reports.service import (
+    add_urls,
+    is_overdue,
+    list_reports,
+    request_recheck,
+    require_report,
+    summary,
+    timeline,
+)
+
+router = APIRouter(tags=["reports"])
+
+
+class _RungTargets:
+    """Rung targets by policy version, read once per request."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._targets: dict[int, list[str]] = {}
+
+    def __call__(self, report: Report) -> str | None:
+        if report.policy_version_id not in self._targets:
+            row = self._session.get(PolicyVersion, report.policy_version_id)
+            assert row is not None
+            self._targets[report.policy_version_id] = [
+                rung.target for rung in as_policy(row).rungs
+            ]
+        targets = self._targets[report.policy_version_id]
+        return targets[report.rung_index] if report.rung_index < len(targets) else None
+
+
+def report_public(report: Report, rung_target: str | None) -> ReportPublic:
+    """The API view of a report."""
+    assert report.id is not None
+    return ReportPublic(
+        id=report.id, case_id=report.case_id, original_url=report.original_url,
+        canonical_url=report.canonical_url, platform=report.platform,
+        state=ReportState(report.state), rung_index=report.rung_index, rung_target=rung_target,
+        deadline_at=report.deadline_at, is_overdue=is_overdue(report),
+        next_check_at=report.next_check_at, last_verdict=report.last_verdict,
+        last_checked_at=report.last_checked_at, consecutive_removed=report.consecutive_removed,
+        created_at=report.created_at, updated_at=report.updated_at,
+    )
+
+
+@router.post(
+    "/cases/{case_id}/reports", response_model=IntakeAnswer, status_code=status.HTTP_200_OK
+)
+def add(
+    case_id: int, data: ReportsAdd, session: SessionDep, principal: CaseworkerDep
+) -> IntakeAnswer:
+    """Log URLs into a case. Each URL is canonicalised, its platform detected, and it is
+    deduplicated in the case. The answer says per URL: created, duplicate or rejected."""
+    results = add_urls(
+        session=session, principal=principal, case_id=case_id, urls=data.urls,
+        allow_partial=data.allow_partial,
+    )
+    session.commit()
+    return IntakeAnswer(
+        results=results,
+        created=sum(1 for result in results if result.outcome == "created"),
+        duplicates=sum(1 for result in results if result.outcome == "duplicate"),
+        rejected=sum(1 for result in results if result.outcome == "rejected"),
+    )
+
+
+@router.get("/reports", response_model=ReportPage)
+def list_(
+    session: SessionDep,
+    principal: CaseworkerDep,
+    case_id: int | None = None,
+    state: ReportState | None = None,
+    platform: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: bool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ReportPage:
+    """Reports you may see, filtered by case, state, platform or overdue."""
+    reports, total = list_reports(
+        session=session, principal=principal, case_id=case_id, state=state, platform=platform,
+        overdue=overdue, limit=limit, offset=offset,
+    )
+    targets = _RungTargets(session)
+    return ReportPage(
+        items=[report_public(report, targets(report)) for report in reports],
+        total=total, limit=limit, offset=offset,
+    )
+
+
+@router.get("/reports/{report_id}", response_model=ReportDetail)
+def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> ReportDetail:
+    """One report with its full timeline: filings and their attempts, checks, transitions."""
+    report = require_report(session=session, principal=principal, report_id=report_id)
+    parts = timeline(session=session, report=report)
+    filings: list[Filing] = parts["filings"]
+    attempts = attempts_of(session=session, filing_ids=[filing.id for filing in filings if filing.id])
+    policy_row = session.get(PolicyVersion, report.policy_version_id)
+    assert policy_row is not None
+    base = report_public(report, _RungTargets(session)(report))
+    return ReportDetail(
+        **base.model_dump(),
+        policy=as_policy(policy_row).model_dump(mode="json"),
+        filings=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
+        checks=[CheckPublic.model_validate(check, from_attributes=True) for check in parts["checks"]],
+        transitions=[
+            TransitionPublic.model_validate(item, from_attributes=True)
+            for item in parts["transitions"]
+        ],
+    )
+
+
+@router.post(
+    "/reports/{report_id}/recheck", response_model=RecheckAnswer,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def recheck(report_id: int, session: SessionDep, principal: CaseworkerDep) -> RecheckAnswer:
+    """Ask for an immediate re-check; the next sweep takes it."""
+    report = request_recheck(session=session, principal=principal, report_id=report_id)
+    session.commit()
+    assert report.id is not None and report.next_check_at is not None
+    return RecheckAnswer(report_id=report.id, next_check_at=report.next_check_at)
+
+
+@router.get("/summary", tags=["dashboards"])
+def summary_(session: SessionDep, principal: PrincipalDep) -> dict[str, object]:
+    """Counts by state and platform, overdue and due soon: aggregates only, for dashboards."""
+    return summary(session=session, organisation_id=principal.organisation_id)

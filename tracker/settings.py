@@ -1,0 +1,133 @@
+"""All configuration, from environment variables prefixed ``TRACKER_`` (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "dev", "test"}
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class RunMode(enum.StrEnum):
+    """Embedded: tasks run in-process, no Redis. Distributed: Celery workers on Redis."""
+
+    EMBEDDED = "embedded"
+    DISTRIBUTED = "distributed"
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The tracker's settings; one instance per process (see ``get_settings``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACKER_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    run_mode: RunMode = RunMode.EMBEDDED
+    data_dir: Path = Path("tracker-data")
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Fernet keys (url-safe base64, 32 bytes), newest first; older keys still decrypt.
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # Outbound fetch guard: hosts or CIDR networks that may be fetched although private.
+    # Off by default; tests and the demo name loopback here explicitly.
+    outbound_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outbound_timeout_seconds: float = 10.0
+    recheck_body_limit_bytes: int = 65536
+    recheck_batch_size: int = 50
+    recheck_concurrency: int = 20
+    max_redirects: int = 5
+
+    # Extra directories of policy files (TOML), read after the built-in ones.
+    policy_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
+    # Cadence (seconds). The database decides what is due; these say how often to look.
+    sweep_interval_seconds: float = 5.0
+    lease_seconds: float = 120.0
+    check_interval_active_seconds: float = 3600.0
+    check_interval_acknowledged_seconds: float = 6 * 3600.0
+    confirm_interval_seconds: float = 600.0
+    removal_confirmations: int = 2
+    poll_interval_seconds: float = 900.0
+    watch_schedule_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0]
+    )
+    filing_max_attempts: int = 8
+    filing_retry_base_seconds: float = 30.0
+
+    # Where platforms are.
+    sandbox_base_url: str = "http://127.0.0.1:8765"
+    sandbox_api_token: SecretStr = SecretStr("sandbox-token")
+
+    # E-mail filing (SMTP).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 15.0
+    organisation_email: str = "takedowns@helpline.example"
+
+    # HTTP server for ``tracker serve``.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @field_validator("encryption_keys", "outbound_allowlist", "policy_dirs", mode="before")
+    @classmethod
+    def _lists_from_commas(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("watch_schedule_seconds", mode="before")
+    @classmethod
+    def _floats_from_commas(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("outbound_allowlist")
+    @classmethod
+    def _allowlist_entries_parse(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if "/" in entry:
+                ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if not self.encryption_keys:
+                raise ValueError("TRACKER_ENCRYPTION_KEYS is required outside development")
+            for key in self.encryption_keys:
+                if key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError("TRACKER_ENCRYPTION_KEYS holds a placeholder value")
+            if self.database_url is None:
+                raise ValueError("TRACKER_DATABASE_URL is required outside development")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL; in development the embedded SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tracker.sqlite3').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,43 @@
+"""The Celery application: Redis broker, one queue per traffic class, late acknowledgement."""
+
+from celery import Celery
+
+from tracker.jobs import JobKind
+from tracker.settings import get_settings
+
+#: Traffic classes, so a large re-check sweep never starves new filings.
+QUEUES = {
+    JobKind.FILE: "filing",
+    JobKind.POLL: "polling",
+    JobKind.RECHECK: "rechecks",
+    JobKind.ESCALATE: "escalation",
+}
+
+
+def make_celery() -> Celery:
+    """A Celery app configured from settings."""
+    settings = get_settings()
+    app = Celery("tracker", broker=settings.redis_url, include=["workers.tasks"])
+    app.conf.update(
+        task_ignore_result=True,
+        # A task is acknowledged after it ran, so a killed worker's task is delivered again;
+        # the database's compare-and-set makes the second delivery harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="rechecks",
+        task_routes={f"tracker.{kind.value}": {"queue": queue} for kind, queue in QUEUES.items()},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        # Publishing must not hang an API request while Redis is away: fail fast, the
+        # scheduler's sweep sends the job again once its lease expires.
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
+
+
+app = make_celery()

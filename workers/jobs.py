@@ -1,0 +1,187 @@
+"""The work itself, as plain functions taking ids: Celery tasks and the in-process runner
+both call these. Each keeps network I/O outside database transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlmodel import col, select
+
+from platform_adapters.base import (
+    Adapter,
+    AdapterError,
+    FetchedPage,
+    InvalidCredentialsError,
+    MissingCredentialsError,
+    TransientError,
+    Verdict,
+)
+from platform_adapters.registry import build_adapter
+from tracker.alerts.service import raise_alert
+from tracker.channels import directory
+from tracker.checks.service import record_check
+from tracker.db import Database
+from tracker.escalation.service import escalate, escalate_if_overdue
+from tracker.filings.models import Filing
+from tracker.filings.service import (
+    ClaimedFiling,
+    claim_for_submission,
+    record_error,
+    record_poll,
+    record_receipt,
+)
+from tracker.reports.lifecycle import CHECKED
+from tracker.reports.models import Report
+from tracker.reports.transitions import StaleState
+from tracker.runtime import database
+from tracker.settings import get_settings
+from workers.recheck.engine import CheckOutcome, build_client, check_batch
+
+logger = logging.getLogger(__name__)
+WORKER = "worker"
+
+
+def file_filing(filing_id: int, *, db: Database | None = None) -> str:
+    """Submit one filing through its adapter, exactly once; returns what happened."""
+    db = db or database()
+    with db.transaction() as session:
+        claim = claim_for_submission(session=session, filing_id=filing_id)
+    if claim is None:
+        return "skipped"
+    settings = get_settings()
+    try:
+        receipt = build_adapter(claim.adapter, settings).file(claim.request)
+    except AdapterError as error:
+        _record_filing_error(db, claim, error)
+        return error.kind
+    except Exception as error:  # an adapter bug must not leave the filing stuck
+        logger.exception("adapter %s failed unexpectedly on filing %s", claim.adapter, filing_id)
+        _record_filing_error(db, claim, TransientError(f"unexpected {type(error).__name__}"))
+        return "transient"
+    for attempt in range(2):
+        try:
+            with db.transaction() as session:
+                record_receipt(session=session, claim=claim, receipt=receipt)
+            return "filed"
+        except StaleState:
+            # The report moved while we were filing (say, removal confirmed): read it again.
+            if attempt == 1:
+                raise
+    return "filed"
+
+
+def _record_filing_error(db: Database, claim: ClaimedFiling, error: AdapterError) -> None:
+    with db.transaction() as session:
+        cause = record_error(session=session, claim=claim, error=error)
+        if cause is not None:
+            filing = session.get(Filing, claim.filing_id)
+            report = session.get(Report, filing.report_id) if filing else None
+            if report is not None:
+                escalate(session=session, report=report, cause=cause, actor=WORKER)
+
+
+def poll_filing(filing_id: int, *, db: Database | None = None) -> str:
+    """Ask the platform about one filing and apply the answer."""
+    db = db or database()
+    with db.transaction() as session:
+        filing = session.get(Filing, filing_id)
+        if filing is None or filing.external_ref is None:
+            return "skipped"
+        adapter_slug, external_ref = filing.adapter, filing.external_ref
+    try:
+        status = build_adapter(adapter_slug, get_settings()).poll(external_ref)
+    except (MissingCredentialsError, InvalidCredentialsError) as error:
+        with db.transaction() as session:
+            raise_alert(session=session, kind=f"adapter.{error.kind}",
+                        subject=f"adapter:{adapter_slug}", message=error.message,
+                        organisation_id=None)
+        return error.kind
+    except AdapterError as error:
+        # Polling is best effort: the poll lease expires and the sweep asks again later.
+        logger.info("poll of filing %s failed: %s", filing_id, error.kind)
+        return error.kind
+    with db.transaction() as session:
+        cause = record_poll(session=session, filing_id=filing_id, status=status.status,
+                            detail=status.detail)
+        if cause is not None:
+            filing = session.get(Filing, filing_id)
+            report = session.get(Report, filing.report_id) if filing else None
+            if report is not None:
+                escalate(session=session, report=report, cause=cause, actor=WORKER)
+    return str(status.status)
+
+
+ClassifyRule = Callable[[FetchedPage], Verdict | None]
+
+
+def _platform_rules(platforms: set[str]) -> dict[str, ClassifyRule | None]:
+    settings = get_settings()
+    rules: dict[str, ClassifyRule | None] = {}
+    for platform in platforms:
+        adapter: Adapter = build_adapter(directory().route(platform, "platform").adapter, settings)
+        rules[platform] = adapter.classify
+    return rules
+
+
+def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
+    """Re-check a batch of reports concurrently and record each verdict; returns how many."""
+    db = db or database()
+    settings = get_settings()
+    with db.transaction() as session:
+        rows = session.exec(
+            select(Report.id, Report.canonical_url, Report.platform)
+            .where(col(Report.id).in_(report_ids))
+            .where(col(Report.state).in_(list(CHECKED)))
+        ).all()
+    if not rows:
+        return 0
+    rules = _platform_rules({platform for _, _, platform in rows})
+    items = [(report_id, url, rules[platform]) for report_id, url, platform in rows]
+    outcomes = asyncio.run(_check(items, settings))
+    recorded = 0
+    for outcome in outcomes:
+        try:
+            with db.transaction() as session:
+                if _record(session, outcome) is not None:
+                    recorded += 1
+        except StaleState:
+            logger.info("report %s moved during its check; the next check decides", outcome.key)
+    return recorded
+
+
+async def _check(items, settings) -> list[CheckOutcome]:  # type: ignore[no-untyped-def]
+    client = build_client(
+        allowlist=settings.outbound_allowlist, timeout=settings.outbound_timeout_seconds,
+        max_redirects=settings.max_redirects, max_connections=settings.recheck_concurrency,
+    )
+    async with client:
+        return await check_batch(items, client=client, body_limit=settings.recheck_body_limit_bytes)
+
+
+def _record(session, outcome: CheckOutcome):  # type: ignore[no-untyped-def]
+    return record_check(
+        session=session, report_id=outcome.key, checked_at=outcome.checked_at,
+        verdict=str(outcome.verdict), reason=outcome.reason, http_status=outcome.http_status,
+        final_url=outcome.final_url, fingerprint=outcome.fingerprint,
+        latency_ms=outcome.latency_ms, error=outcome.error,
+    )
+
+
+def escalate_report(report_id: int, *, db: Database | None = None) -> bool:
+    """Decide one report whose deadline passed; True if it moved to the next rung."""
+    db = db or database()
+    try:
+        with db.transaction() as session:
+            return escalate_if_overdue(session=session, report_id=report_id)
+    except StaleState:
+        return False
+
+
+JOBS = {
+    "file_filing": file_filing,
+    "poll_filing": poll_filing,
+    "recheck_batch": recheck_batch,
+    "escalate_report": escalate_report,
+}

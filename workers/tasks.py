@@ -1,0 +1,28 @@
+"""Celery tasks: thin wrappers that take ids and call the job functions."""
+
+from workers import jobs
+from workers.celery_app import app
+
+
+@app.task(name="tracker.file_filing")
+def file_filing(filing_id: int) -> str:
+    """Submit one filing."""
+    return jobs.file_filing(filing_id)
+
+
+@app.task(name="tracker.poll_filing")
+def poll_filing(filing_id: int) -> str:
+    """Poll the platform for one filing's status."""
+    return jobs.poll_filing(filing_id)
+
+
+@app.task(name="tracker.recheck_batch")
+def recheck_batch(report_ids: list[int]) -> int:
+    """Re-check a batch of reports."""
+    return jobs.recheck_batch(report_ids)
+
+
+@app.task(name="tracker.escalate_report")
+def escalate_report(report_id: int) -> bool:
+    """Escalate one overdue report if it is still not removed."""
+    return jobs.escalate_report(report_id)
