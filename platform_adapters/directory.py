@@ -37,9 +37,7 @@ class Directory:
         self.platforms: dict[str, PlatformEntry] = {}
         self._platform_by_domain: dict[str, str] = {}
         for slug, entry in document.get("platforms", {}).items():
-            channels = {
-                target: _route(spec) for target, spec in entry.get("channels", {}).items()
-            }
+            channels = {target: _route(spec) for target, spec in entry.get("channels", {}).items()}
             self.platforms[slug] = PlatformEntry(
                 slug=slug,
                 name=entry["name"],
@@ -72,8 +70,10 @@ class Directory:
             return self._intermediaries[target]
         return ChannelRoute(
             adapter="manual",
-            params={"note": f"No channel is recorded for {target} of {platform}; find it and "
-                    "record it in the channel directory."},
+            params={
+                "note": f"No channel is recorded for {target} of {platform}; find it and "
+                "record it in the channel directory."
+            },
         )
 
 

@@ -42,6 +42,18 @@ TEST_ENVIRONMENT = {
 os.environ.update(TEST_ENVIRONMENT)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``postgresql_only`` tests on PostgreSQL only (deselected, not skipped, on SQLite)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        (dropped if on_sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def reset_settings(**overrides: str) -> None:
     """Apply environment overrides and forget cached settings and directory."""
     from tracker.channels import directory
@@ -157,8 +169,13 @@ class People:
                 ("dashboard", helpline, Role.DASHBOARD),
                 ("outsider", other, Role.SUPERVISOR),
             ]:
-                user, key = create_user(session=session, organisation_id=organisation.id,
-                                        display_name=f"Test {label}", role=role, actor="test")
+                user, key = create_user(
+                    session=session,
+                    organisation_id=organisation.id,
+                    display_name=f"Test {label}",
+                    role=role,
+                    actor="test",
+                )
                 self.keys[label] = key
                 self.ids[label] = user.id
 

@@ -38,8 +38,7 @@ def test_supervisor_sees_all_cases_of_the_organisation_only(client, people):
 
 def test_dashboard_key_gets_403_on_case_data_but_reads_the_summary(client, people):
     case_id = new_case(client, people)
-    for path in ("/api/v1/cases", f"/api/v1/cases/{case_id}", "/api/v1/reports",
-                 "/api/v1/filings"):
+    for path in ("/api/v1/cases", f"/api/v1/cases/{case_id}", "/api/v1/reports", "/api/v1/filings"):
         response = client.get(path, headers=people.auth("dashboard"))
         assert response.status_code == 403, path
         assert response.json()["detail"][0]["type"] == "auth.forbidden"
@@ -59,8 +58,9 @@ def test_missing_and_bad_api_keys_are_401_in_the_envelope(client, people):
 
 def test_bad_json_is_422_in_the_envelope(client, people):
     response = client.post(
-        "/api/v1/cases", content=b'{"label": "x", ', headers={
-            **people.auth("alice"), "Content-Type": "application/json"},
+        "/api/v1/cases",
+        content=b'{"label": "x", ',
+        headers={**people.auth("alice"), "Content-Type": "application/json"},
     )
     assert response.status_code == 422
     problem = response.json()["detail"][0]
@@ -87,15 +87,18 @@ def test_bad_fields_are_named_and_nothing_is_echoed(client, people):
 
 def test_unknown_jurisdiction_is_named(client, people):
     response = client.post(
-        "/api/v1/cases", json={"label": "Case FAKE-2", "jurisdictions": ["TEST", "ZZ"]},
+        "/api/v1/cases",
+        json={"label": "Case FAKE-2", "jurisdictions": ["TEST", "ZZ"]},
         headers=people.auth("alice"),
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == [{
-        "loc": ["body", "jurisdictions", 1],
-        "msg": "no policy is in force for jurisdiction 'ZZ'",
-        "type": "case.unknown_jurisdiction",
-    }]
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "jurisdictions", 1],
+            "msg": "no policy is in force for jurisdiction 'ZZ'",
+            "type": "case.unknown_jurisdiction",
+        }
+    ]
 
 
 def test_caseworker_cannot_assign_to_someone_else(client, people):
@@ -110,8 +113,11 @@ def test_caseworker_cannot_assign_to_someone_else(client, people):
 
 def test_supervisor_reassigns_and_visibility_follows(client, people):
     case_id = new_case(client, people, who="alice")
-    response = client.patch(f"/api/v1/cases/{case_id}", json={"assigned_to": people.ids["bob"]},
-                            headers=people.auth("supervisor"))
+    response = client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"assigned_to": people.ids["bob"]},
+        headers=people.auth("supervisor"),
+    )
     assert response.status_code == 200
     assert client.get(f"/api/v1/cases/{case_id}", headers=people.auth("bob")).status_code == 200
     assert client.get(f"/api/v1/cases/{case_id}", headers=people.auth("alice")).status_code == 404
@@ -120,8 +126,9 @@ def test_supervisor_reassigns_and_visibility_follows(client, people):
 def test_case_list_filters_and_paginates(client, people):
     ids = [new_case(client, people, label=f"Case FAKE-{n}") for n in range(3)]
     new_case(client, people, jurisdictions=["IN"])
-    page = client.get("/api/v1/cases?jurisdiction=TEST&limit=2&offset=0",
-                      headers=people.auth("alice")).json()
+    page = client.get(
+        "/api/v1/cases?jurisdiction=TEST&limit=2&offset=0", headers=people.auth("alice")
+    ).json()
     assert page["total"] == 3
     assert [item["id"] for item in page["items"]] == sorted(ids, reverse=True)[:2]
     bad = client.get("/api/v1/cases?limit=0", headers=people.auth("alice"))
@@ -131,19 +138,26 @@ def test_case_list_filters_and_paginates(client, people):
 
 def test_unknown_field_in_update_is_refused(client, people):
     case_id = new_case(client, people)
-    response = client.patch(f"/api/v1/cases/{case_id}", json={"owner": 3},
-                            headers=people.auth("alice"))
+    response = client.patch(
+        f"/api/v1/cases/{case_id}", json={"owner": 3}, headers=people.auth("alice")
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "owner"]
 
 
 def test_admin_creates_user_and_key_works_once_shown(client, people):
-    response = client.post("/api/v1/users", json={"display_name": "New Worker", "role": "caseworker"},
-                           headers=people.auth("admin"))
+    response = client.post(
+        "/api/v1/users",
+        json={"display_name": "New Worker", "role": "caseworker"},
+        headers=people.auth("admin"),
+    )
     assert response.status_code == 201
     key = response.json()["api_key"]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
     assert me.json()["role"] == "caseworker"
-    refused = client.post("/api/v1/users", json={"display_name": "X", "role": "admin"},
-                          headers=people.auth("supervisor"))
+    refused = client.post(
+        "/api/v1/users",
+        json={"display_name": "X", "role": "admin"},
+        headers=people.auth("supervisor"),
+    )
     assert refused.status_code == 403

@@ -6,25 +6,36 @@ from conftest import new_case
 
 
 def add(client, people, case_id, urls, who="alice", **extra):
-    return client.post(f"/api/v1/cases/{case_id}/reports", json={"urls": urls, **extra},
-                       headers=people.auth(who))
+    return client.post(
+        f"/api/v1/cases/{case_id}/reports", json={"urls": urls, **extra}, headers=people.auth(who)
+    )
 
 
 def test_bulk_intake_creates_dedupes_and_detects_platforms(client, people):
     case_id = new_case(client, people, authority_to_act=False)
-    response = add(client, people, case_id, [
-        "https://m.facebook.com/story.php?story_fbid=111&id=222&fbclid=FAKE",
-        "https://www.facebook.com/story.php?story_fbid=111&id=222&utm_source=x",
-        "https://mobile.twitter.com/fakeuser/status/123?s=20",
-        "youtu.be/FAKEVIDEO01?si=abc",
-        "https://unknown-host.example/leak/1#frag",
-    ])
+    response = add(
+        client,
+        people,
+        case_id,
+        [
+            "https://m.facebook.com/story.php?story_fbid=111&id=222&fbclid=FAKE",
+            "https://www.facebook.com/story.php?story_fbid=111&id=222&utm_source=x",
+            "https://mobile.twitter.com/fakeuser/status/123?s=20",
+            "youtu.be/FAKEVIDEO01?si=abc",
+            "https://unknown-host.example/leak/1#frag",
+        ],
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["created"], body["duplicates"], body["rejected"]) == (4, 1, 0)
     results = body["results"]
     assert [r["outcome"] for r in results] == [
-        "created", "duplicate", "created", "created", "created"]
+        "created",
+        "duplicate",
+        "created",
+        "created",
+        "created",
+    ]
     assert results[0]["canonical_url"] == "https://facebook.com/story.php?story_fbid=111&id=222"
     assert results[0]["platform"] == "facebook"
     assert results[1]["reason"] == "same URL as entry 0"
@@ -39,12 +50,17 @@ def test_bulk_intake_creates_dedupes_and_detects_platforms(client, people):
 
 def test_one_bad_url_rejects_the_whole_request_and_writes_nothing(client, people):
     case_id = new_case(client, people)
-    response = add(client, people, case_id, [
-        "https://fine.example/a",
-        "javascript:alert(1)",
-        "https://user:secret@host.example/x",
-        "ftp://files.example/leak",
-    ])
+    response = add(
+        client,
+        people,
+        case_id,
+        [
+            "https://fine.example/a",
+            "javascript:alert(1)",
+            "https://user:secret@host.example/x",
+            "ftp://files.example/leak",
+        ],
+    )
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert [(p["loc"], p["type"]) for p in detail] == [
@@ -59,9 +75,13 @@ def test_one_bad_url_rejects_the_whole_request_and_writes_nothing(client, people
 
 def test_allow_partial_creates_the_valid_ones_and_lists_the_rest(client, people):
     case_id = new_case(client, people)
-    response = add(client, people, case_id,
-                   ["https://fine.example/a", "https://" + "a" * 3000 + ".example/"],
-                   allow_partial=True)
+    response = add(
+        client,
+        people,
+        case_id,
+        ["https://fine.example/a", "https://" + "a" * 3000 + ".example/"],
+        allow_partial=True,
+    )
     assert response.status_code == 200
     results = response.json()["results"]
     assert results[0]["outcome"] == "created"
@@ -84,14 +104,17 @@ def test_caseworker_cannot_add_to_or_read_anothers_reports(client, people):
     report_id = created["results"][0]["report_id"]
     assert add(client, people, case_id, ["https://fine.example/b"], who="bob").status_code == 404
     assert client.get(f"/api/v1/reports/{report_id}", headers=people.auth("bob")).status_code == 404
-    assert client.get(f"/api/v1/reports/{report_id}",
-                      headers=people.auth("supervisor")).status_code == 200
+    assert (
+        client.get(f"/api/v1/reports/{report_id}", headers=people.auth("supervisor")).status_code
+        == 200
+    )
 
 
 def test_report_detail_has_policy_and_timeline(client, people):
     case_id = new_case(client, people, authority_to_act=False)
     report_id = add(client, people, case_id, ["https://fine.example/a"]).json()["results"][0][
-        "report_id"]
+        "report_id"
+    ]
     detail = client.get(f"/api/v1/reports/{report_id}", headers=people.auth("alice")).json()
     assert detail["state"] == "logged"
     assert detail["rung_target"] == "platform"
@@ -117,7 +140,8 @@ def test_report_filters(client, people):
 def test_recheck_request_makes_the_report_due(client, people):
     case_id = new_case(client, people, authority_to_act=False)
     report_id = add(client, people, case_id, ["https://fine.example/a"]).json()["results"][0][
-        "report_id"]
+        "report_id"
+    ]
     response = client.post(f"/api/v1/reports/{report_id}/recheck", headers=people.auth("alice"))
     assert response.status_code == 202
     assert response.json()["report_id"] == report_id

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import new_case
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from conftest import new_case
 from tracker.crypto import FieldCipher
 from tracker.settings import Settings
 
@@ -15,12 +15,17 @@ from tracker.settings import Settings
 def test_contact_fields_unreadable_in_the_raw_database(client, people, db):
     secret_name = "Fakename Testperson"
     secret_email = "fake.person@fake.example"
-    case_id = new_case(client, people, contact={"name": secret_name, "email": secret_email,
-                                                "phone": "+00 0000 0000"},
-                       notes="Fake note about the case")
+    case_id = new_case(
+        client,
+        people,
+        contact={"name": secret_name, "email": secret_email, "phone": "+00 0000 0000"},
+        notes="Fake note about the case",
+    )
     with db.engine.connect() as connection:
         row = connection.execute(
-            text("SELECT contact_name, contact_email, contact_phone, notes FROM cases WHERE id = :id"),
+            text(
+                "SELECT contact_name, contact_email, contact_phone, notes FROM cases WHERE id = :id"
+            ),
             {"id": case_id},
         ).one()
     raw = " ".join(str(value) for value in row)

@@ -6,10 +6,10 @@ import time
 from datetime import timedelta
 
 import httpx
+from conftest import new_case
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from conftest import new_case
 from platform_adapters.registry import build_adapter
 from tracker.db import utcnow
 from tracker.due import claim_due_escalations, claim_due_filings
@@ -22,16 +22,20 @@ from workers import jobs
 
 def log_url(client, people, url, **case_fields):
     case_id = new_case(client, people, **case_fields)
-    response = client.post(f"/api/v1/cases/{case_id}/reports", json={"urls": [url]},
-                           headers=people.auth("alice"))
+    response = client.post(
+        f"/api/v1/cases/{case_id}/reports", json={"urls": [url]}, headers=people.auth("alice")
+    )
     assert response.status_code == 200, response.text
     return response.json()["results"][0]["report_id"]
 
 
 def filings_of(db, report_id):
     with db.session() as session:
-        return list(session.exec(
-            select(Filing).where(Filing.report_id == report_id).order_by(col(Filing.id))).all())
+        return list(
+            session.exec(
+                select(Filing).where(Filing.report_id == report_id).order_by(col(Filing.id))
+            ).all()
+        )
 
 
 def report(db, report_id):
@@ -40,9 +44,10 @@ def report(db, report_id):
 
 
 def sandbox_reports(sandbox, url):
-    listing = httpx.get(f"{sandbox.base_url}/api/v1/reports",
-                        headers={"Authorization": "Bearer sandbox-token"}).json()
-    items = listing["reports"] if isinstance(listing, dict) else listing
+    listing = httpx.get(
+        f"{sandbox.base_url}/api/v1/reports", headers={"Authorization": "Bearer sandbox-token"}
+    ).json()
+    items = listing["items"]
     return [item for item in items if item["url"] == url]
 
 
@@ -73,8 +78,11 @@ def test_a_worker_dying_mid_submission_is_retried_under_the_same_key(client, peo
     build_adapter("sandbox", get_settings()).file(claim.request)
     assert jobs.file_filing(filing.id, db=db) == "skipped"  # its lease still holds
     with db.transaction() as session:
-        session.execute(update(Filing).where(col(Filing.id) == filing.id).values(
-            lease_until=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Filing)
+            .where(col(Filing.id) == filing.id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
     with db.transaction() as session:
         assert claim_due_filings(session=session, lease_seconds=60, limit=10) == [filing.id]
     assert jobs.file_filing(filing.id, db=db) == "filed"
@@ -94,15 +102,21 @@ def test_transient_errors_are_retried_with_retry_after_then_filed(client, people
     assert filing.next_attempt_at >= before + timedelta(seconds=1)  # Retry-After: 1
     for _ in range(2):
         with db.transaction() as session:
-            session.execute(update(Filing).where(col(Filing.id) == filing.id).values(
-                next_attempt_at=utcnow()))
+            session.execute(
+                update(Filing).where(col(Filing.id) == filing.id).values(next_attempt_at=utcnow())
+            )
         jobs.file_filing(filing.id, db=db)
     [filing] = filings_of(db, report_id)
     assert filing.status == "submitted"
     with db.session() as session:
-        outcomes = [a.outcome for a in session.exec(
-            select(FilingAttempt).where(FilingAttempt.filing_id == filing.id)
-            .order_by(col(FilingAttempt.id))).all()]
+        outcomes = [
+            a.outcome
+            for a in session.exec(
+                select(FilingAttempt)
+                .where(FilingAttempt.filing_id == filing.id)
+                .order_by(col(FilingAttempt.id))
+            ).all()
+        ]
     assert outcomes == ["transient_error", "transient_error", "succeeded"]
     assert len(sandbox_reports(sandbox, url)) == 1
 
@@ -121,8 +135,11 @@ def test_platform_acknowledges_then_rejects_and_the_report_escalates(client, peo
     assert current.state == "escalated" and current.rung_index == 1
     first, second = filings_of(db, report_id)
     assert first.status == "rejected"
-    assert (second.rung_index, second.rung_target, second.status) == (1, "grievance_officer",
-                                                                     "pending")
+    assert (second.rung_index, second.rung_target, second.status) == (
+        1,
+        "grievance_officer",
+        "pending",
+    )
     assert jobs.file_filing(second.id, db=db) == "filed"
     assert report(db, report_id).state == "filed"
     channels = {item["channel"] for item in sandbox_reports(sandbox, url)}
@@ -136,8 +153,11 @@ def test_deadline_passed_while_live_escalates_with_the_cause_recorded(client, pe
     jobs.file_filing(filing.id, db=db)
     with db.transaction() as session:
         assert claim_due_escalations(session=session, lease_seconds=60, limit=10) == []
-        session.execute(update(Report).where(col(Report.id) == report_id).values(
-            deadline_at=utcnow() - timedelta(seconds=1), last_verdict="live"))
+        session.execute(
+            update(Report)
+            .where(col(Report.id) == report_id)
+            .values(deadline_at=utcnow() - timedelta(seconds=1), last_verdict="live")
+        )
     with db.transaction() as session:
         assert claim_due_escalations(session=session, lease_seconds=60, limit=10) == [report_id]
     with db.transaction() as session:  # claimed: a second sweep takes nothing
@@ -146,9 +166,11 @@ def test_deadline_passed_while_live_escalates_with_the_cause_recorded(client, pe
     current = report(db, report_id)
     assert (current.state, current.rung_index, current.deadline_at) == ("escalated", 1, None)
     with db.session() as session:
-        last = session.exec(select(ReportTransition).where(
-            ReportTransition.report_id == report_id).order_by(
-            col(ReportTransition.id).desc())).first()
+        last = session.exec(
+            select(ReportTransition)
+            .where(ReportTransition.report_id == report_id)
+            .order_by(col(ReportTransition.id).desc())
+        ).first()
     assert last.to_state == "escalated"
     assert "deadline passed" in last.cause and "last check: live" in last.cause
     assert [f.status for f in filings_of(db, report_id)] == ["superseded", "pending"]
@@ -160,8 +182,11 @@ def test_removal_seen_but_unconfirmed_holds_escalation(client, people, db, sandb
     [filing] = filings_of(db, report_id)
     jobs.file_filing(filing.id, db=db)
     with db.transaction() as session:
-        session.execute(update(Report).where(col(Report.id) == report_id).values(
-            deadline_at=utcnow() - timedelta(seconds=1), consecutive_removed=1))
+        session.execute(
+            update(Report)
+            .where(col(Report.id) == report_id)
+            .values(deadline_at=utcnow() - timedelta(seconds=1), consecutive_removed=1)
+        )
     assert jobs.escalate_report(report_id, db=db) is False
     assert report(db, report_id).rung_index == 0
 
@@ -179,22 +204,30 @@ def test_web_form_packet_round_trip_through_the_api(client, people, db):
     assert item["deadline_at"] is None  # the clock starts only when the caseworker confirms
     assert client.get("/api/v1/filings", headers=people.auth("bob")).json()["total"] == 0
     before = utcnow()
-    confirmed = client.post(f"/api/v1/filings/{filing.id}/confirm",
-                            json={"reference_id": "FB-FAKE-0001"}, headers=people.auth("alice"))
+    confirmed = client.post(
+        f"/api/v1/filings/{filing.id}/confirm",
+        json={"reference_id": "FB-FAKE-0001"},
+        headers=people.auth("alice"),
+    )
     assert confirmed.status_code == 200, confirmed.text
     body = confirmed.json()
     assert body["status"] == "submitted" and body["external_ref"] == "FB-FAKE-0001"
     current = report(db, report_id)
     assert current.state == "filed"
     assert before + timedelta(seconds=6) <= current.deadline_at <= utcnow() + timedelta(seconds=6)
-    again = client.post(f"/api/v1/filings/{filing.id}/confirm",
-                        json={"reference_id": "FB-FAKE-0001"}, headers=people.auth("alice"))
+    again = client.post(
+        f"/api/v1/filings/{filing.id}/confirm",
+        json={"reference_id": "FB-FAKE-0001"},
+        headers=people.auth("alice"),
+    )
     assert again.status_code == 409
     assert again.json()["detail"][0]["type"] == "filing.not_awaiting_manual"
-    empty = client.post(f"/api/v1/filings/{filing.id}/confirm", json={"reference_id": ""},
-                        headers=people.auth("alice"))
-    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == [
-        "body", "reference_id"]
+    empty = client.post(
+        f"/api/v1/filings/{filing.id}/confirm",
+        json={"reference_id": ""},
+        headers=people.auth("alice"),
+    )
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "reference_id"]
 
 
 def test_granting_authority_later_opens_the_filings(client, people, db, sandbox):
@@ -202,8 +235,9 @@ def test_granting_authority_later_opens_the_filings(client, people, db, sandbox)
     report_id = log_url(client, people, url, authority_to_act=False)
     assert filings_of(db, report_id) == []
     case_id = report(db, report_id).case_id
-    response = client.patch(f"/api/v1/cases/{case_id}", json={"authority_to_act": True},
-                            headers=people.auth("alice"))
+    response = client.patch(
+        f"/api/v1/cases/{case_id}", json={"authority_to_act": True}, headers=people.auth("alice")
+    )
     assert response.status_code == 200
     [filing] = filings_of(db, report_id)
     assert filing.status == "pending"

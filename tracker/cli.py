@@ -42,12 +42,18 @@ def _first_admin_key(database) -> str | None:  # type: ignore[no-untyped-def]
         if session.exec(select(User.id)).first() is not None:
             return None
         organisation = get_or_create_organisation(
-            session=session, name=DEMO_ORGANISATION,
+            session=session,
+            name=DEMO_ORGANISATION,
             contact_email=get_settings().organisation_email,
         )
         assert organisation.id is not None
-        _, key = create_user(session=session, organisation_id=organisation.id,
-                             display_name="First admin", role=Role.ADMIN, actor="system")
+        _, key = create_user(
+            session=session,
+            organisation_id=organisation.id,
+            display_name="First admin",
+            role=Role.ADMIN,
+            actor="system",
+        )
     return key
 
 
@@ -126,8 +132,21 @@ def worker(
     from workers.dispatch import celery_dispatcher
 
     install_dispatcher(celery_dispatcher())
-    celery.worker_main(["worker", "-Q", queues, "--concurrency", str(concurrency), "-P", pool,
-                        "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+    celery.worker_main(
+        [
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "-P",
+            pool,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 @app.command()
@@ -174,8 +193,9 @@ def users_create(
             session=session, name=organisation, contact_email=organisation_email
         )
         assert org.id is not None
-        user, key = create_user(session=session, organisation_id=org.id, display_name=name,
-                                role=role, actor="cli")
+        user, key = create_user(
+            session=session, organisation_id=org.id, display_name=name, role=role, actor="cli"
+        )
     typer.echo(f"user {user.id} ({role.value}) in organisation {org.id}")
     typer.echo(f"API key (shown once): {key}")
 

@@ -33,7 +33,9 @@ class FieldCipher:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode()
         except InvalidToken as error:
-            raise ValueError("encrypted field cannot be decrypted with the configured keys") from error
+            raise ValueError(
+                "encrypted field cannot be decrypted with the configured keys"
+            ) from error
 
 
 def development_key(data_dir: Path) -> str:

@@ -51,9 +51,14 @@ def claim_due_checks(*, session: Session, lease_seconds: float, limit: int) -> l
     """Reports whose next check is due."""
     now = utcnow()
     return _claim(
-        session, Report, col(Report.check_lease_until),
+        session,
+        Report,
+        col(Report.check_lease_until),
         [col(Report.next_check_at) <= now, col(Report.state).in_(list(CHECKED))],
-        col(Report.next_check_at), now + timedelta(seconds=lease_seconds), limit, now,
+        col(Report.next_check_at),
+        now + timedelta(seconds=lease_seconds),
+        limit,
+        now,
     )
 
 
@@ -61,9 +66,14 @@ def claim_due_escalations(*, session: Session, lease_seconds: float, limit: int)
     """Reports on the clock whose deadline has passed."""
     now = utcnow()
     return _claim(
-        session, Report, col(Report.escalation_lease_until),
+        session,
+        Report,
+        col(Report.escalation_lease_until),
         [col(Report.deadline_at) <= now, col(Report.state).in_(list(ON_THE_CLOCK))],
-        col(Report.deadline_at), now + timedelta(seconds=lease_seconds), limit, now,
+        col(Report.deadline_at),
+        now + timedelta(seconds=lease_seconds),
+        limit,
+        now,
     )
 
 
@@ -71,12 +81,17 @@ def claim_due_filings(*, session: Session, lease_seconds: float, limit: int) -> 
     """Filings waiting to be (re)submitted, and submissions whose worker died mid-way."""
     now = utcnow()
     return _claim(
-        session, Filing, col(Filing.lease_until),
+        session,
+        Filing,
+        col(Filing.lease_until),
         [
             col(Filing.status).in_([FilingStatus.PENDING, FilingStatus.SUBMITTING]),
             col(Filing.next_attempt_at) <= now,
         ],
-        col(Filing.next_attempt_at), now + timedelta(seconds=lease_seconds), limit, now,
+        col(Filing.next_attempt_at),
+        now + timedelta(seconds=lease_seconds),
+        limit,
+        now,
         # A submission whose lease expired is presumed dead: it goes back to pending, and the
         # retry files under the same idempotency key.
         extra_values={"status": FilingStatus.PENDING},
@@ -87,10 +102,15 @@ def claim_due_polls(*, session: Session, lease_seconds: float, limit: int) -> li
     """Filings whose platform status is due to be polled."""
     now = utcnow()
     return _claim(
-        session, Filing, col(Filing.poll_lease_until),
+        session,
+        Filing,
+        col(Filing.poll_lease_until),
         [
             col(Filing.next_poll_at) <= now,
             col(Filing.status).in_([FilingStatus.SUBMITTED, FilingStatus.ACKNOWLEDGED]),
         ],
-        col(Filing.next_poll_at), now + timedelta(seconds=lease_seconds), limit, now,
+        col(Filing.next_poll_at),
+        now + timedelta(seconds=lease_seconds),
+        limit,
+        now,
     )

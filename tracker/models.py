@@ -10,6 +10,16 @@ from tracker.policies.models import PolicyVersion
 from tracker.reports.models import Report, ReportTransition
 
 __all__ = [
-    "Alert", "ApiKey", "AuditEvent", "Case", "Check", "Filing", "FilingAttempt",
-    "Organisation", "PolicyVersion", "Report", "ReportTransition", "User",
+    "Alert",
+    "ApiKey",
+    "AuditEvent",
+    "Case",
+    "Check",
+    "Filing",
+    "FilingAttempt",
+    "Organisation",
+    "PolicyVersion",
+    "Report",
+    "ReportTransition",
+    "User",
 ]

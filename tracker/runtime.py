@@ -1,4 +1,4 @@
-"""Process start-up: settings to a ready database (cipher installed, schema and policies current)."""
+"""Process start-up: settings to a ready database (cipher, schema and policies current)."""
 
 import logging
 from functools import lru_cache

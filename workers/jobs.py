@@ -94,17 +94,22 @@ def poll_filing(filing_id: int, *, db: Database | None = None) -> str:
         status = build_adapter(adapter_slug, get_settings()).poll(external_ref)
     except (MissingCredentialsError, InvalidCredentialsError) as error:
         with db.transaction() as session:
-            raise_alert(session=session, kind=f"adapter.{error.kind}",
-                        subject=f"adapter:{adapter_slug}", message=error.message,
-                        organisation_id=None)
+            raise_alert(
+                session=session,
+                kind=f"adapter.{error.kind}",
+                subject=f"adapter:{adapter_slug}",
+                message=error.message,
+                organisation_id=None,
+            )
         return error.kind
     except AdapterError as error:
         # Polling is best effort: the poll lease expires and the sweep asks again later.
         logger.info("poll of filing %s failed: %s", filing_id, error.kind)
         return error.kind
     with db.transaction() as session:
-        cause = record_poll(session=session, filing_id=filing_id, status=status.status,
-                            detail=status.detail)
+        cause = record_poll(
+            session=session, filing_id=filing_id, status=status.status, detail=status.detail
+        )
         if cause is not None:
             filing = session.get(Filing, filing_id)
             report = session.get(Report, filing.report_id) if filing else None
@@ -153,8 +158,10 @@ def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
 
 async def _check(items, settings) -> list[CheckOutcome]:  # type: ignore[no-untyped-def]
     client = build_client(
-        allowlist=settings.outbound_allowlist, timeout=settings.outbound_timeout_seconds,
-        max_redirects=settings.max_redirects, max_connections=settings.recheck_concurrency,
+        allowlist=settings.outbound_allowlist,
+        timeout=settings.outbound_timeout_seconds,
+        max_redirects=settings.max_redirects,
+        max_connections=settings.recheck_concurrency,
     )
     async with client:
         return await check_batch(items, client=client, body_limit=settings.recheck_body_limit_bytes)
@@ -162,10 +169,16 @@ async def _check(items, settings) -> list[CheckOutcome]:  # type: ignore[no-unty
 
 def _record(session, outcome: CheckOutcome):  # type: ignore[no-untyped-def]
     return record_check(
-        session=session, report_id=outcome.key, checked_at=outcome.checked_at,
-        verdict=str(outcome.verdict), reason=outcome.reason, http_status=outcome.http_status,
-        final_url=outcome.final_url, fingerprint=outcome.fingerprint,
-        latency_ms=outcome.latency_ms, error=outcome.error,
+        session=session,
+        report_id=outcome.key,
+        checked_at=outcome.checked_at,
+        verdict=str(outcome.verdict),
+        reason=outcome.reason,
+        http_status=outcome.http_status,
+        final_url=outcome.final_url,
+        fingerprint=outcome.fingerprint,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
     )
 
 

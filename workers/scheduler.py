@@ -26,8 +26,9 @@ SWEEP_LIMIT = 1000
 def sweep_filings(db: Database, settings: Settings) -> int:
     """Send filings that are due (new, retrying, or orphaned by a dead worker)."""
     with db.transaction() as session:
-        ids = claim_due_filings(session=session, lease_seconds=settings.lease_seconds,
-                                limit=SWEEP_LIMIT)
+        ids = claim_due_filings(
+            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
+        )
     for filing_id in ids:
         send_now(JobKind.FILE, filing_id)
     return len(ids)
@@ -36,8 +37,9 @@ def sweep_filings(db: Database, settings: Settings) -> int:
 def sweep_polls(db: Database, settings: Settings) -> int:
     """Send polls of filings whose platform status is due."""
     with db.transaction() as session:
-        ids = claim_due_polls(session=session, lease_seconds=settings.lease_seconds,
-                              limit=SWEEP_LIMIT)
+        ids = claim_due_polls(
+            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
+        )
     for filing_id in ids:
         send_now(JobKind.POLL, filing_id)
     return len(ids)
@@ -46,8 +48,9 @@ def sweep_polls(db: Database, settings: Settings) -> int:
 def sweep_checks(db: Database, settings: Settings) -> int:
     """Send due re-checks in batches."""
     with db.transaction() as session:
-        ids = claim_due_checks(session=session, lease_seconds=settings.lease_seconds,
-                               limit=SWEEP_LIMIT)
+        ids = claim_due_checks(
+            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
+        )
     size = settings.recheck_batch_size
     for start in range(0, len(ids), size):
         send_now(JobKind.RECHECK, ids[start : start + size])
@@ -57,8 +60,9 @@ def sweep_checks(db: Database, settings: Settings) -> int:
 def sweep_escalations(db: Database, settings: Settings) -> int:
     """Send reports whose deadline has passed to be decided."""
     with db.transaction() as session:
-        ids = claim_due_escalations(session=session, lease_seconds=settings.lease_seconds,
-                                    limit=SWEEP_LIMIT)
+        ids = claim_due_escalations(
+            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
+        )
     for report_id in ids:
         send_now(JobKind.ESCALATE, report_id)
     return len(ids)
@@ -72,8 +76,9 @@ SWEEPS: dict[str, Callable[[Database, Settings], int]] = {
 }
 
 
-def _guarded(name: str, sweep: Callable[[Database, Settings], int], db: Database,
-             settings: Settings) -> Callable[[], None]:
+def _guarded(
+    name: str, sweep: Callable[[Database, Settings], int], db: Database, settings: Settings
+) -> Callable[[], None]:
     def run() -> None:
         try:
             count = sweep(db, settings)
@@ -91,7 +96,12 @@ def build_scheduler(db: Database, settings: Settings, *, blocking: bool) -> Base
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
     for name, sweep in SWEEPS.items():
         scheduler.add_job(
-            _guarded(name, sweep, db, settings), "interval", id=name, name=name,
-            seconds=settings.sweep_interval_seconds, max_instances=1, coalesce=True,
+            _guarded(name, sweep, db, settings),
+            "interval",
+            id=name,
+            name=name,
+            seconds=settings.sweep_interval_seconds,
+            max_instances=1,
+            coalesce=True,
         )
     return scheduler

@@ -16,7 +16,9 @@ def raise_alert(
     ).first()
     if existing is not None:
         return existing
-    alert = Alert(kind=kind, subject=subject, message=message[:500], organisation_id=organisation_id)
+    alert = Alert(
+        kind=kind, subject=subject, message=message[:500], organisation_id=organisation_id
+    )
     session.add(alert)
     session.flush()
     return alert

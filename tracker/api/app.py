@@ -23,14 +23,23 @@ legal clock. Authenticate with `Authorization: Bearer <API key>`. Every error ha
 def create_app(database: Database) -> FastAPI:
     """The API bound to a database."""
     app = FastAPI(
-        title="Takedown tracker", version="1", description=DESCRIPTION,
-        docs_url="/docs", openapi_url="/openapi.json",
+        title="Takedown tracker",
+        version="1",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
     )
     app.state.database = database
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for router in (cases_router, reports_router, filings_router, users_router,
-                   policies_router, alerts_router):
+    for router in (
+        cases_router,
+        reports_router,
+        filings_router,
+        users_router,
+        policies_router,
+        alerts_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)

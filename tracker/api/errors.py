@@ -52,8 +52,11 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [
-        problem(list(item.get("loc", [])), str(item.get("msg", "invalid")),
-                str(item.get("type", "value_error")))
+        problem(
+            list(item.get("loc", [])),
+            str(item.get("msg", "invalid")),
+            str(item.get("type", "value_error")),
+        )
         for item in error.errors()
     ]
     return envelope(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
@@ -61,11 +64,16 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    type_ = {401: "auth.unauthenticated", 403: "auth.forbidden", 404: "http.not_found",
-             405: "http.method_not_allowed"}.get(error.status_code, f"http.{error.status_code}")
+    type_ = {
+        401: "auth.unauthenticated",
+        403: "auth.forbidden",
+        404: "http.not_found",
+        405: "http.method_not_allowed",
+    }.get(error.status_code, f"http.{error.status_code}")
     loc = ["header", "authorization"] if error.status_code == 401 else []
     return envelope(
-        error.status_code, [problem(loc, str(error.detail), type_)],
+        error.status_code,
+        [problem(loc, str(error.detail), type_)],
         headers=dict(error.headers) if error.headers else None,
     )
 
@@ -74,8 +82,13 @@ async def _conflict(_: Request, error: Exception) -> JSONResponse:
     logger.info("request conflicted with concurrent work: %s", type(error).__name__)
     return envelope(
         status.HTTP_409_CONFLICT,
-        [problem([], "the object changed while this request ran; read it again and retry",
-                 "conflict.concurrent_change")],
+        [
+            problem(
+                [],
+                "the object changed while this request ran; read it again and retry",
+                "conflict.concurrent_change",
+            )
+        ],
     )
 
 

@@ -52,8 +52,10 @@ def readyz(request: Request) -> JSONResponse:
     if settings.run_mode is RunMode.DISTRIBUTED:
         checks["broker"] = "ok" if _redis_ok(settings.redis_url) else "unavailable"
     ready = all(value != "unavailable" for value in checks.values())
-    return JSONResponse(status_code=200 if ready else 503,
-                        content={"status": "ready" if ready else "not_ready", "checks": checks})
+    return JSONResponse(
+        status_code=200 if ready else 503,
+        content={"status": "ready" if ready else "not_ready", "checks": checks},
+    )
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -61,8 +63,9 @@ def metrics(request: Request) -> Response:
     """Prometheus metrics, read from the database at scrape time (true across processes)."""
     database: Database = request.app.state.database
     registry = CollectorRegistry()
-    by_state = Gauge("tracker_reports", "Reports by state and platform", ["state", "platform"],
-                     registry=registry)
+    by_state = Gauge(
+        "tracker_reports", "Reports by state and platform", ["state", "platform"], registry=registry
+    )
     overdue = Gauge("tracker_reports_overdue", "Reports past their deadline", registry=registry)
     alerts = Gauge("tracker_alerts_open", "Open alerts by kind", ["kind"], registry=registry)
     with database.session() as session:
@@ -72,13 +75,17 @@ def metrics(request: Request) -> Response:
             )
         ).all():
             by_state.labels(state=state, platform=platform).set(count)
-        overdue.set(session.exec(
-            select(func.count()).select_from(Report)
-            .where(col(Report.state).in_(list(ON_THE_CLOCK)))
-            .where(col(Report.deadline_at) <= utcnow())
-        ).one())
+        overdue.set(
+            session.exec(
+                select(func.count())
+                .select_from(Report)
+                .where(col(Report.state).in_(list(ON_THE_CLOCK)))
+                .where(col(Report.deadline_at) <= utcnow())
+            ).one()
+        )
         for kind, count in session.exec(
-            select(Alert.kind, func.count()).where(col(Alert.resolved_at).is_(None))
+            select(Alert.kind, func.count())
+            .where(col(Alert.resolved_at).is_(None))
             .group_by(Alert.kind)
         ).all():
             alerts.labels(kind=kind).set(count)

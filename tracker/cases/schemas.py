@@ -23,11 +23,13 @@ class CaseBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: str = Field(
-        min_length=1, max_length=120,
+        min_length=1,
+        max_length=120,
         description="A pseudonymous label for the case. Never the victim's name.",
     )
     jurisdictions: list[str] = Field(
-        min_length=1, max_length=5,
+        min_length=1,
+        max_length=5,
         description="Jurisdiction codes whose law applies, e.g. ['IN'], ['US'], ['INTL'].",
     )
     authority_to_act: bool = Field(

@@ -20,7 +20,9 @@ ASSIGNABLE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
 
 def _require_case_data(principal: Principal) -> None:
     if not principal.sees_case_data:
-        raise Forbidden.one(("auth",), "dashboard keys see aggregate figures only", "auth.forbidden")
+        raise Forbidden.one(
+            ("auth",), "dashboard keys see aggregate figures only", "auth.forbidden"
+        )
 
 
 def _check_jurisdictions(*, session: Session, codes: list[str]) -> list[str]:
@@ -46,13 +48,15 @@ def _check_jurisdictions(*, session: Session, codes: list[str]) -> list[str]:
 def _check_assignee(*, session: Session, principal: Principal, user_id: int) -> int:
     if principal.role is Role.CASEWORKER and user_id != principal.user_id:
         raise Forbidden.one(
-            ("body", "assigned_to"), "caseworkers may only assign cases to themselves",
+            ("body", "assigned_to"),
+            "caseworkers may only assign cases to themselves",
             "case.assign_forbidden",
         )
     user = get_user(session=session, organisation_id=principal.organisation_id, user_id=user_id)
     if user is None or not user.is_active or Role(user.role) not in ASSIGNABLE_ROLES:
         raise Invalid.one(
-            ("body", "assigned_to"), "no active caseworker with this id in your organisation",
+            ("body", "assigned_to"),
+            "no active caseworker with this id in your organisation",
             "case.unknown_assignee",
         )
     return user_id
@@ -68,7 +72,9 @@ def contact_of(case: Case) -> ContactDetails | None:
     """The decrypted contact details of a case, or None."""
     if not (case.contact_name or case.contact_email or case.contact_phone):
         return None
-    return ContactDetails(name=case.contact_name, email=case.contact_email, phone=case.contact_phone)
+    return ContactDetails(
+        name=case.contact_name, email=case.contact_email, phone=case.contact_phone
+    )
 
 
 def create_case(*, session: Session, principal: Principal, data: CaseCreate) -> Case:
@@ -93,8 +99,12 @@ def create_case(*, session: Session, principal: Principal, data: CaseCreate) -> 
     session.add(case)
     session.flush()
     record(
-        session=session, actor=principal.actor, action="case.created", object_type="case",
-        object_id=case.id, organisation_id=principal.organisation_id,
+        session=session,
+        actor=principal.actor,
+        action="case.created",
+        object_type="case",
+        object_id=case.id,
+        organisation_id=principal.organisation_id,
     )
     return case
 
@@ -171,12 +181,20 @@ def update_case(
     authority_granted = changes.get("authority_to_act") is True and not case.authority_to_act
     if "assigned_to" in changes:
         if changes["assigned_to"] is None:
-            raise Invalid.one(("body", "assigned_to"), "a case must stay assigned", "case.unassigned")
+            raise Invalid.one(
+                ("body", "assigned_to"), "a case must stay assigned", "case.unassigned"
+            )
         case.assigned_to = _check_assignee(
             session=session, principal=principal, user_id=changes["assigned_to"]
         )
-    for field in ("label", "status", "authority_to_act", "consent_to_share_identity",
-                  "minor_involved", "notes"):
+    for field in (
+        "label",
+        "status",
+        "authority_to_act",
+        "consent_to_share_identity",
+        "minor_involved",
+        "notes",
+    ):
         if field in changes:
             setattr(case, field, changes[field])
     if "contact" in changes:
@@ -185,8 +203,12 @@ def update_case(
     session.add(case)
     session.flush()
     record(
-        session=session, actor=principal.actor, action="case.updated", object_type="case",
-        object_id=case.id, organisation_id=case.organisation_id,
+        session=session,
+        actor=principal.actor,
+        action="case.updated",
+        object_type="case",
+        object_id=case.id,
+        organisation_id=case.organisation_id,
         details={"fields": sorted(key for key in changes if key not in ("contact", "notes"))},
     )
     return case, authority_granted

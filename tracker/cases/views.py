@@ -23,11 +23,17 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 def _public(case: Case, counts: dict[int, int]) -> CasePublic:
     assert case.id is not None
     return CasePublic(
-        id=case.id, label=case.label, jurisdictions=case.jurisdictions, status=case.status,
-        assigned_to=case.assigned_to, authority_to_act=case.authority_to_act,
+        id=case.id,
+        label=case.label,
+        jurisdictions=case.jurisdictions,
+        status=case.status,
+        assigned_to=case.assigned_to,
+        authority_to_act=case.authority_to_act,
         consent_to_share_identity=case.consent_to_share_identity,
-        minor_involved=case.minor_involved, created_at=case.created_at,
-        updated_at=case.updated_at, report_count=counts.get(case.id, 0),
+        minor_involved=case.minor_involved,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        report_count=counts.get(case.id, 0),
     )
 
 
@@ -57,8 +63,13 @@ def list_(
 ) -> CasePage:
     """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor."""
     cases, total = list_cases(
-        session=session, principal=principal, status=status_, assigned_to=assigned_to,
-        jurisdiction=jurisdiction, limit=limit, offset=offset,
+        session=session,
+        principal=principal,
+        status=status_,
+        assigned_to=assigned_to,
+        jurisdiction=jurisdiction,
+        limit=limit,
+        offset=offset,
     )
     counts = report_counts(session=session, case_ids=[case.id for case in cases if case.id])
     return CasePage(

@@ -55,9 +55,15 @@ def record_check(
         return None
     settings = get_settings()
     check = Check(
-        report_id=report_id, checked_at=checked_at, http_status=http_status,
-        final_url=final_url[:4096] if final_url else None, verdict=verdict, reason=reason[:120],
-        fingerprint=fingerprint, latency_ms=latency_ms, error=error[:500] if error else None,
+        report_id=report_id,
+        checked_at=checked_at,
+        http_status=http_status,
+        final_url=final_url[:4096] if final_url else None,
+        verdict=verdict,
+        reason=reason[:120],
+        fingerprint=fingerprint,
+        latency_ms=latency_ms,
+        error=error[:500] if error else None,
     )
     session.add(check)
     now = utcnow()
@@ -70,17 +76,32 @@ def record_check(
         if report.state == ReportState.REMOVED:
             report.watch_step += 1
             if report.watch_step >= len(watch):
-                move(session=session, report=report, to_state=ReportState.CLOSED, actor=WORKER,
-                     cause="still removed at the end of the watch schedule", next_check_at=None)
+                move(
+                    session=session,
+                    report=report,
+                    to_state=ReportState.CLOSED,
+                    actor=WORKER,
+                    cause="still removed at the end of the watch schedule",
+                    next_check_at=None,
+                )
                 return check
             report.next_check_at = now + timedelta(seconds=watch[report.watch_step])
         elif report.consecutive_removed >= settings.removal_confirmations:
             _close_open_filings(session, report_id)
-            move(session=session, report=report, to_state=ReportState.REMOVED, actor=WORKER,
-                 cause=(f"removal confirmed by {report.consecutive_removed} consecutive checks "
-                        f"({reason})"),
-                 deadline_at=None, escalation_lease_until=None, watch_step=0,
-                 next_check_at=now + timedelta(seconds=watch[0]) if watch else None)
+            move(
+                session=session,
+                report=report,
+                to_state=ReportState.REMOVED,
+                actor=WORKER,
+                cause=(
+                    f"removal confirmed by {report.consecutive_removed} consecutive checks "
+                    f"({reason})"
+                ),
+                deadline_at=None,
+                escalation_lease_until=None,
+                watch_step=0,
+                next_check_at=now + timedelta(seconds=watch[0]) if watch else None,
+            )
             return check
         else:
             report.next_check_at = now + timedelta(seconds=settings.confirm_interval_seconds)
@@ -90,15 +111,23 @@ def record_check(
     report.consecutive_removed = 0
     if report.state == ReportState.REMOVED:
         if verdict == LIVE:
-            move(session=session, report=report, to_state=ReportState.REAPPEARED, actor=WORKER,
-                 cause=f"content is live again ({reason})", watch_step=0,
-                 next_check_at=now + timedelta(seconds=settings.check_interval_active_seconds))
+            move(
+                session=session,
+                report=report,
+                to_state=ReportState.REAPPEARED,
+                actor=WORKER,
+                cause=f"content is live again ({reason})",
+                watch_step=0,
+                next_check_at=now + timedelta(seconds=settings.check_interval_active_seconds),
+            )
             case = session.get(Case, report.case_id)
             if case is not None and case.authority_to_act:
                 open_filing(session=session, report=report)
             return check
         # Blocked or unreachable proves nothing either way: look again at the same watch step.
-        report.next_check_at = now + timedelta(seconds=watch[min(report.watch_step, len(watch) - 1)])
+        report.next_check_at = now + timedelta(
+            seconds=watch[min(report.watch_step, len(watch) - 1)]
+        )
     else:
         report.next_check_at = next_check_for_state(report, now, settings)
     session.add(report)

@@ -22,18 +22,33 @@ def escalate(*, session: Session, report: Report, cause: str, actor: str) -> Non
     next_index = report.rung_index + 1
     rung = rung_of(session=session, report=report, rung_index=next_index)
     if rung is None:
-        move(session=session, report=report, to_state=ReportState.EXHAUSTED,
-             cause=f"{cause}; no rung left on the ladder", actor=actor,
-             deadline_at=None, escalation_lease_until=None)
+        move(
+            session=session,
+            report=report,
+            to_state=ReportState.EXHAUSTED,
+            cause=f"{cause}; no rung left on the ladder",
+            actor=actor,
+            deadline_at=None,
+            escalation_lease_until=None,
+        )
         raise_alert(
-            session=session, kind="report.ladder_exhausted", subject=f"report:{report.id}",
+            session=session,
+            kind="report.ladder_exhausted",
+            subject=f"report:{report.id}",
             message="every rung of the escalation ladder was tried; a caseworker must decide",
             organisation_id=report.organisation_id,
         )
         return
-    move(session=session, report=report, to_state=ReportState.ESCALATED,
-         cause=f"{cause}; escalated to rung {next_index} ({rung.target})", actor=actor,
-         rung_index=next_index, deadline_at=None, escalation_lease_until=None)
+    move(
+        session=session,
+        report=report,
+        to_state=ReportState.ESCALATED,
+        cause=f"{cause}; escalated to rung {next_index} ({rung.target})",
+        actor=actor,
+        rung_index=next_index,
+        deadline_at=None,
+        escalation_lease_until=None,
+    )
     case = session.get(Case, report.case_id)
     if case is not None and case.authority_to_act:
         open_filing(session=session, report=report)
@@ -59,9 +74,13 @@ def escalate_if_overdue(*, session: Session, report_id: int) -> bool:
     rung = rung_of(session=session, report=report)
     seen = report.last_verdict or "not yet checked"
     escalate(
-        session=session, report=report, actor=WORKER,
-        cause=(f"deadline passed ({rung.target if rung else 'rung'} had "
-               f"{rung.deadline if rung else '?'}) and the content is not removed "
-               f"(last check: {seen})"),
+        session=session,
+        report=report,
+        actor=WORKER,
+        cause=(
+            f"deadline passed ({rung.target if rung else 'rung'} had "
+            f"{rung.deadline if rung else '?'}) and the content is not removed "
+            f"(last check: {seen})"
+        ),
     )
     return True

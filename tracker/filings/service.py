@@ -4,6 +4,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -61,10 +62,14 @@ def open_filing(*, session: Session, report: Report) -> Filing:
     route = directory().route(report.platform, rung.target)
     now = utcnow()
     filing = Filing(
-        report_id=report.id, organisation_id=report.organisation_id,
-        rung_index=report.rung_index, rung_target=rung.target, adapter=route.adapter,
+        report_id=report.id,
+        organisation_id=report.organisation_id,
+        rung_index=report.rung_index,
+        rung_target=rung.target,
+        adapter=route.adapter,
         channel_kind=adapter_class(route.adapter).channel_kind,
-        idempotency_key=uuid.uuid4().hex, channel_params=dict(route.params),
+        idempotency_key=uuid.uuid4().hex,
+        channel_params=dict(route.params),
         next_attempt_at=now,
         # Leased from birth: the job sent after commit owns it; if that send is lost, the
         # lease expires and the filing sweep sends it again.
@@ -79,16 +84,16 @@ def open_filing(*, session: Session, report: Report) -> Filing:
 def open_filings_for_case(*, session: Session, case: Case) -> list[Filing]:
     """Open filings for the case's reports that wait for one (after authority is granted)."""
     reports = session.exec(
-        select(Report).where(Report.case_id == case.id).where(
-            col(Report.state).in_(list(FILING_PENDING))
-        )
+        select(Report)
+        .where(Report.case_id == case.id)
+        .where(col(Report.state).in_(list(FILING_PENDING)))
     ).all()
     opened = []
     for report in reports:
         has_open = session.exec(
-            select(Filing.id).where(Filing.report_id == report.id).where(
-                col(Filing.status).in_(list(OPEN_FILING_STATUSES))
-            )
+            select(Filing.id)
+            .where(Filing.report_id == report.id)
+            .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
         ).first()
         if has_open is None:
             opened.append(open_filing(session=session, report=report))
@@ -121,8 +126,10 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
             | ((col(Filing.status) == FilingStatus.SUBMITTING) & (col(Filing.lease_until) < now))
         )
         .values(
-            status=FilingStatus.SUBMITTING, lease_until=lease_until,
-            attempt_count=Filing.attempt_count + 1, updated_at=now,
+            status=FilingStatus.SUBMITTING,
+            lease_until=lease_until,
+            attempt_count=Filing.attempt_count + 1,
+            updated_at=now,
         )
         .execution_options(synchronize_session=False)
     )
@@ -137,10 +144,14 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
     rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
     assert rung is not None
     request = FilingRequest(
-        idempotency_key=filing.idempotency_key, url=report.canonical_url,
-        platform=report.platform, rung_target=filing.rung_target,
-        legal_basis=rung.legal_basis, deadline_text=deadline_text(rung),
-        organisation_name=organisation.name, organisation_email=organisation.contact_email,
+        idempotency_key=filing.idempotency_key,
+        url=report.canonical_url,
+        platform=report.platform,
+        rung_target=filing.rung_target,
+        legal_basis=rung.legal_basis,
+        deadline_text=deadline_text(rung),
+        organisation_name=organisation.name,
+        organisation_email=organisation.contact_email,
         channel_params=dict(filing.channel_params or {}),
     )
     return ClaimedFiling(
@@ -156,13 +167,20 @@ def deadline_text(rung: Rung) -> str:
 
 
 def _attempt(
-    session: Session, claim: ClaimedFiling, outcome: AttemptOutcome,
-    http_status: int | None = None, error: str | None = None,
+    session: Session,
+    claim: ClaimedFiling,
+    outcome: AttemptOutcome,
+    http_status: int | None = None,
+    error: str | None = None,
 ) -> None:
     session.add(
         FilingAttempt(
-            filing_id=claim.filing_id, started_at=claim.started_at, finished_at=utcnow(),
-            outcome=outcome, http_status=http_status, error=error[:500] if error else None,
+            filing_id=claim.filing_id,
+            started_at=claim.started_at,
+            finished_at=utcnow(),
+            outcome=outcome,
+            http_status=http_status,
+            error=error[:500] if error else None,
         )
     )
 
@@ -182,17 +200,34 @@ def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingRec
         filing.packet = dict(receipt.packet or {})
         session.add(filing)
         if report.state in FILING_PENDING:
-            move(session=session, report=report, to_state=ReportState.AWAITING_MANUAL,
-                 cause=f"packet ready for manual submission ({filing.rung_target})", actor=WORKER)
+            move(
+                session=session,
+                report=report,
+                to_state=ReportState.AWAITING_MANUAL,
+                cause=f"packet ready for manual submission ({filing.rung_target})",
+                actor=WORKER,
+            )
         return
-    _mark_submitted(session=session, filing=filing, report=report,
-                    external_ref=receipt.external_ref, submitted_at=receipt.submitted_at or now,
-                    actor=WORKER, cause=f"filed with {filing.adapter} ({filing.rung_target})")
+    _mark_submitted(
+        session=session,
+        filing=filing,
+        report=report,
+        external_ref=receipt.external_ref,
+        submitted_at=receipt.submitted_at or now,
+        actor=WORKER,
+        cause=f"filed with {filing.adapter} ({filing.rung_target})",
+    )
 
 
 def _mark_submitted(
-    *, session: Session, filing: Filing, report: Report, external_ref: str | None,
-    submitted_at: datetime, actor: str, cause: str,
+    *,
+    session: Session,
+    filing: Filing,
+    report: Report,
+    external_ref: str | None,
+    submitted_at: datetime,
+    actor: str,
+    cause: str,
 ) -> None:
     settings = get_settings()
     rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
@@ -211,8 +246,15 @@ def _mark_submitted(
     if report.next_check_at is not None:
         next_check = min(next_check, report.next_check_at)
     if report.state in FILING_PENDING or report.state == ReportState.AWAITING_MANUAL:
-        move(session=session, report=report, to_state=ReportState.FILED, cause=cause, actor=actor,
-             deadline_at=deadline_at, next_check_at=min(next_check, deadline_at))
+        move(
+            session=session,
+            report=report,
+            to_state=ReportState.FILED,
+            cause=cause,
+            actor=actor,
+            deadline_at=deadline_at,
+            next_check_at=min(next_check, deadline_at),
+        )
 
 
 def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError) -> str | None:
@@ -236,7 +278,9 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
         filing.status = FilingStatus.FAILED
         session.add(filing)
         raise_alert(
-            session=session, kind="filing.attempts_exhausted", subject=f"adapter:{filing.adapter}",
+            session=session,
+            kind="filing.attempts_exhausted",
+            subject=f"adapter:{filing.adapter}",
             message=f"filing {filing.id} failed {filing.attempt_count} times: {error.message}",
             organisation_id=filing.organisation_id,
         )
@@ -246,8 +290,11 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
         filing.status = FilingStatus.FAILED
         session.add(filing)
         raise_alert(
-            session=session, kind=f"adapter.{error.kind}", subject=f"adapter:{filing.adapter}",
-            message=f"{filing.adapter}: {error.message}", organisation_id=filing.organisation_id,
+            session=session,
+            kind=f"adapter.{error.kind}",
+            subject=f"adapter:{filing.adapter}",
+            message=f"{filing.adapter}: {error.message}",
+            organisation_id=filing.organisation_id,
         )
         return None
     _attempt(session, claim, AttemptOutcome.PERMANENT_ERROR, error.http_status, error.message)
@@ -284,8 +331,13 @@ def record_poll(
     if status == PlatformStatus.ACKNOWLEDGED and filing.status == FilingStatus.SUBMITTED:
         filing.status = FilingStatus.ACKNOWLEDGED
         if report.state == ReportState.FILED:
-            move(session=session, report=report, to_state=ReportState.ACKNOWLEDGED,
-                 cause=f"{filing.adapter} acknowledged the report", actor=WORKER)
+            move(
+                session=session,
+                report=report,
+                to_state=ReportState.ACKNOWLEDGED,
+                cause=f"{filing.adapter} acknowledged the report",
+                actor=WORKER,
+            )
     elif status == PlatformStatus.REMOVED:
         filing.status = FilingStatus.REMOVED
         filing.next_poll_at = None
@@ -318,34 +370,59 @@ def list_awaiting_manual(
 
 
 def confirm_manual(
-    *, session: Session, principal: Principal, filing_id: int, reference_id: str,
+    *,
+    session: Session,
+    principal: Principal,
+    filing_id: int,
+    reference_id: str,
     submitted_at: datetime | None,
 ) -> Filing:
     """A caseworker submitted the packet: record the reference; the deadline starts now."""
     filing = session.get(Filing, filing_id)
     report = session.get(Report, filing.report_id) if filing else None
     if (
-        filing is None or report is None
+        filing is None
+        or report is None
         or get_case(session=session, principal=principal, case_id=report.case_id) is None
     ):
         raise NotFound.one(("path", "filing_id"), "filing not found", "filing.not_found")
     if filing.status != FilingStatus.AWAITING_MANUAL:
-        raise Conflict.one(("path", "filing_id"), f"the filing is {filing.status}, not awaiting "
-                           "manual submission", "filing.not_awaiting_manual")
+        raise Conflict.one(
+            ("path", "filing_id"),
+            f"the filing is {filing.status}, not awaiting manual submission",
+            "filing.not_awaiting_manual",
+        )
     duplicate = session.exec(
-        select(Filing.id).where(Filing.adapter == filing.adapter)
-        .where(Filing.external_ref == reference_id).where(Filing.id != filing.id)
+        select(Filing.id)
+        .where(Filing.adapter == filing.adapter)
+        .where(Filing.external_ref == reference_id)
+        .where(Filing.id != filing.id)
     ).first()
     if duplicate is not None:
-        raise Conflict.one(("body", "reference_id"), "this reference is already recorded on "
-                           "another filing", "filing.duplicate_reference")
+        raise Conflict.one(
+            ("body", "reference_id"),
+            "this reference is already recorded on another filing",
+            "filing.duplicate_reference",
+        )
     now = utcnow()
     filing.confirmed_at = now
-    _mark_submitted(session=session, filing=filing, report=report, external_ref=reference_id,
-                    submitted_at=submitted_at or now, actor=principal.actor,
-                    cause=f"submitted by hand ({filing.rung_target}), reference recorded")
-    record(session=session, actor=principal.actor, action="filing.confirmed",
-           object_type="filing", object_id=filing.id, organisation_id=filing.organisation_id)
+    _mark_submitted(
+        session=session,
+        filing=filing,
+        report=report,
+        external_ref=reference_id,
+        submitted_at=submitted_at or now,
+        actor=principal.actor,
+        cause=f"submitted by hand ({filing.rung_target}), reference recorded",
+    )
+    record(
+        session=session,
+        actor=principal.actor,
+        action="filing.confirmed",
+        object_type="filing",
+        object_id=filing.id,
+        organisation_id=filing.organisation_id,
+    )
     return filing
 
 
@@ -364,9 +441,9 @@ def attempts_of(*, session: Session, filing_ids: list[int]) -> dict[int, list[Fi
     """Attempts grouped by filing."""
     grouped: dict[int, list[FilingAttempt]] = {filing_id: [] for filing_id in filing_ids}
     for attempt in session.exec(
-        select(FilingAttempt).where(col(FilingAttempt.filing_id).in_(filing_ids))
+        select(FilingAttempt)
+        .where(col(FilingAttempt.filing_id).in_(filing_ids))
         .order_by(col(FilingAttempt.id))
     ).all():
         grouped[attempt.filing_id].append(attempt)
     return grouped
-

@@ -24,8 +24,12 @@ class FilingPage(BaseModel):
 class FilingConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference_id: str = Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e ]+$",
-                              description="The reference the platform gave on submission.")
+    reference_id: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e ]+$",
+        description="The reference the platform gave on submission.",
+    )
     submitted_at: AwareDatetime | None = Field(
         default=None, description="When it was submitted, if not just now (UTC offset required)."
     )
@@ -35,15 +39,26 @@ def filing_public(filing: Filing, attempts: list[FilingAttempt]) -> FilingPublic
     """The API view of a filing."""
     assert filing.id is not None
     return FilingPublic(
-        id=filing.id, report_id=filing.report_id, rung_index=filing.rung_index,
-        rung_target=filing.rung_target, adapter=filing.adapter, channel_kind=filing.channel_kind,
-        status=filing.status, platform_status=filing.platform_status,
-        external_ref=filing.external_ref, deadline_at=filing.deadline_at,
-        submitted_at=filing.submitted_at, confirmed_at=filing.confirmed_at,
-        attempt_count=filing.attempt_count, last_error=filing.last_error,
-        channel_params=filing.channel_params, packet=filing.packet, created_at=filing.created_at,
-        attempts=[FilingAttemptPublic.model_validate(item, from_attributes=True)
-                  for item in attempts],
+        id=filing.id,
+        report_id=filing.report_id,
+        rung_index=filing.rung_index,
+        rung_target=filing.rung_target,
+        adapter=filing.adapter,
+        channel_kind=filing.channel_kind,
+        status=filing.status,
+        platform_status=filing.platform_status,
+        external_ref=filing.external_ref,
+        deadline_at=filing.deadline_at,
+        submitted_at=filing.submitted_at,
+        confirmed_at=filing.confirmed_at,
+        attempt_count=filing.attempt_count,
+        last_error=filing.last_error,
+        channel_params=filing.channel_params,
+        packet=filing.packet,
+        created_at=filing.created_at,
+        attempts=[
+            FilingAttemptPublic.model_validate(item, from_attributes=True) for item in attempts
+        ],
     )
 
 
@@ -62,7 +77,9 @@ def list_(
     attempts = attempts_of(session=session, filing_ids=[f.id for f in filings if f.id])
     return FilingPage(
         items=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
-        total=total, limit=limit, offset=offset,
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -74,8 +91,11 @@ def confirm(
     starts from this confirmation."""
     submitted: datetime | None = data.submitted_at
     filing = confirm_manual(
-        session=session, principal=principal, filing_id=filing_id,
-        reference_id=data.reference_id, submitted_at=submitted,
+        session=session,
+        principal=principal,
+        filing_id=filing_id,
+        reference_id=data.reference_id,
+        submitted_at=submitted,
     )
     session.commit()
     return filing_public(filing, attempts_of(session=session, filing_ids=[filing_id])[filing_id])

@@ -48,8 +48,11 @@ def get_or_create_organisation(*, session: Session, name: str, contact_email: st
         session.add(organisation)
         session.flush()
         record(
-            session=session, actor="system", action="organisation.created",
-            object_type="organisation", object_id=organisation.id,
+            session=session,
+            actor="system",
+            action="organisation.created",
+            object_type="organisation",
+            object_id=organisation.id,
             organisation_id=organisation.id,
         )
     return organisation
@@ -64,8 +67,13 @@ def create_user(
     session.flush()
     key = issue_key(session=session, user=user)
     record(
-        session=session, actor=actor, action="user.created", object_type="user",
-        object_id=user.id, organisation_id=organisation_id, details={"role": role.value},
+        session=session,
+        actor=actor,
+        action="user.created",
+        object_type="user",
+        object_id=user.id,
+        organisation_id=organisation_id,
+        details={"role": role.value},
     )
     return user, key
 

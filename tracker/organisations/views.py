@@ -36,30 +36,37 @@ class Me(BaseModel):
 
 def _public(user: User) -> UserPublic:
     assert user.id is not None
-    return UserPublic(id=user.id, display_name=user.display_name, role=Role(user.role),
-                      is_active=user.is_active)
+    return UserPublic(
+        id=user.id, display_name=user.display_name, role=Role(user.role), is_active=user.is_active
+    )
 
 
 @router.get("/me", response_model=Me)
 def me(principal: PrincipalDep) -> Me:
     """Who the API key belongs to."""
-    return Me(user_id=principal.user_id, organisation_id=principal.organisation_id,
-              role=principal.role)
+    return Me(
+        user_id=principal.user_id, organisation_id=principal.organisation_id, role=principal.role
+    )
 
 
 @router.get("/users", response_model=list[UserPublic])
 def list_(session: SessionDep, principal: SupervisorDep) -> list[UserPublic]:
     """The organisation's users (for assigning cases)."""
-    return [_public(user) for user in
-            list_users(session=session, organisation_id=principal.organisation_id)]
+    return [
+        _public(user)
+        for user in list_users(session=session, organisation_id=principal.organisation_id)
+    ]
 
 
 @router.post("/users", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
 def create(data: UserCreate, session: SessionDep, principal: AdminDep) -> UserCreated:
     """Add a user; the answer carries their API key once."""
     user, key = create_user(
-        session=session, organisation_id=principal.organisation_id,
-        display_name=data.display_name, role=data.role, actor=principal.actor,
+        session=session,
+        organisation_id=principal.organisation_id,
+        display_name=data.display_name,
+        role=data.role,
+        actor=principal.actor,
     )
     session.commit()
     return UserCreated(**_public(user).model_dump(), api_key=key)

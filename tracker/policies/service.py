@@ -101,7 +101,8 @@ def list_policies(*, session: Session) -> list[PolicyVersion]:
     return list(
         session.exec(
             select(PolicyVersion).order_by(
-                PolicyVersion.jurisdiction, PolicyVersion.effective_from.desc()  # type: ignore[attr-defined]
+                PolicyVersion.jurisdiction,
+                PolicyVersion.effective_from.desc(),  # type: ignore[attr-defined]
             )
         ).all()
     )

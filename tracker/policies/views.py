@@ -13,7 +13,4 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 @router.get("")
 def list_(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every recorded policy version with its rungs, deadlines and source."""
-    return [
-        {**row.document, "recorded_id": row.id}
-        for row in list_policies(session=session)
-    ]
+    return [{**row.document, "recorded_id": row.id} for row in list_policies(session=session)]

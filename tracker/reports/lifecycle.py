@@ -29,16 +29,19 @@ class ReportState(enum.StrEnum):
 S = ReportState
 
 ALLOWED_TRANSITIONS: dict[ReportState, frozenset[ReportState]] = {
-    S.LOGGED: frozenset({S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED,
-                         S.CLOSED}),
+    S.LOGGED: frozenset(
+        {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
+    ),
     S.AWAITING_MANUAL: frozenset({S.FILED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
     S.FILED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
     S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
-    S.ESCALATED: frozenset({S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED,
-                            S.CLOSED}),
+    S.ESCALATED: frozenset(
+        {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
+    ),
     S.REMOVED: frozenset({S.REAPPEARED, S.CLOSED}),
-    S.REAPPEARED: frozenset({S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED,
-                             S.CLOSED}),
+    S.REAPPEARED: frozenset(
+        {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
+    ),
     S.EXHAUSTED: frozenset({S.REMOVED, S.CLOSED}),
     S.CLOSED: frozenset(),
 }

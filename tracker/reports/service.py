@@ -40,8 +40,11 @@ def add_urls(
         except UrlRejected as rejection:
             results.append(
                 IntakeResult(
-                    index=index, url=raw[:200], outcome="rejected",
-                    reason=rejection.message, reason_type=rejection.code,
+                    index=index,
+                    url=raw[:200],
+                    outcome="rejected",
+                    reason=rejection.message,
+                    reason_type=rejection.code,
                 )
             )
             continue
@@ -49,13 +52,20 @@ def add_urls(
             first = accepted[canonical.canonical]
             results.append(
                 IntakeResult(
-                    index=index, url=raw, outcome="duplicate", canonical_url=canonical.canonical,
-                    platform=first.platform, reason=f"same URL as entry {first.index}",
+                    index=index,
+                    url=raw,
+                    outcome="duplicate",
+                    canonical_url=canonical.canonical,
+                    platform=first.platform,
+                    reason=f"same URL as entry {first.index}",
                 )
             )
             continue
         result = IntakeResult(
-            index=index, url=raw, outcome="created", canonical_url=canonical.canonical,
+            index=index,
+            url=raw,
+            outcome="created",
+            canonical_url=canonical.canonical,
             platform=directory().platform_for_host(canonical.host),
         )
         accepted[canonical.canonical] = result
@@ -66,8 +76,11 @@ def add_urls(
     if rejected and not allow_partial:
         raise Invalid(
             [
-                Problem(loc=("body", "urls", result.index), msg=result.reason or "",
-                        type=result.reason_type or "url.invalid")
+                Problem(
+                    loc=("body", "urls", result.index),
+                    msg=result.reason or "",
+                    type=result.reason_type or "url.invalid",
+                )
                 for result in rejected
             ]
         )
@@ -89,9 +102,13 @@ def add_urls(
             result.reason = "already logged in this case"
             continue
         report = Report(
-            case_id=case.id, organisation_id=case.organisation_id,
-            original_url=result.url, canonical_url=canonical_url, host=hosts[canonical_url],
-            platform=result.platform or "web", policy_version_id=policy.id,
+            case_id=case.id,
+            organisation_id=case.organisation_id,
+            original_url=result.url,
+            canonical_url=canonical_url,
+            host=hosts[canonical_url],
+            platform=result.platform or "web",
+            policy_version_id=policy.id,
             next_check_at=now,  # a first check establishes whether the content is live
         )
         session.add(report)
@@ -102,8 +119,12 @@ def add_urls(
             open_filing(session=session, report=report)
     created = sum(1 for result in results if result.outcome == "created")
     record(
-        session=session, actor=principal.actor, action="reports.added", object_type="case",
-        object_id=case.id, organisation_id=case.organisation_id,
+        session=session,
+        actor=principal.actor,
+        action="reports.added",
+        object_type="case",
+        object_id=case.id,
+        organisation_id=case.organisation_id,
         details={"created": created, "rejected": len(rejected)},
     )
     return results
@@ -184,7 +205,9 @@ def timeline(*, session: Session, report: Report) -> dict[str, list]:  # type: i
         .order_by(col(ReportTransition.id))
     ).all()
     return {
-        "filings": filings, "attempts": list(attempts), "checks": list(checks),
+        "filings": filings,
+        "attempts": list(attempts),
+        "checks": list(checks),
         "transitions": list(transitions),
     }
 
@@ -211,8 +234,12 @@ def request_recheck(*, session: Session, principal: Principal, report_id: int) -
     report.check_lease_until = None
     session.add(report)
     record(
-        session=session, actor=principal.actor, action="report.recheck_requested",
-        object_type="report", object_id=report.id, organisation_id=report.organisation_id,
+        session=session,
+        actor=principal.actor,
+        action="report.recheck_requested",
+        object_type="report",
+        object_id=report.id,
+        organisation_id=report.organisation_id,
     )
     return report
 

@@ -39,8 +39,13 @@ def move(
     rung_index = fields.get("rung_index", report.rung_index)
     session.add(
         ReportTransition(
-            report_id=report.id, from_state=from_state, to_state=to_state,
-            rung_index=rung_index, cause=cause[:500], actor=actor, at=now,
+            report_id=report.id,
+            from_state=from_state,
+            to_state=to_state,
+            rung_index=rung_index,
+            cause=cause[:500],
+            actor=actor,
+            at=now,
         )
     )
     session.flush()
@@ -51,7 +56,11 @@ def record_logged(*, session: Session, report: Report, actor: str) -> None:
     """The first line of a report's timeline."""
     session.add(
         ReportTransition(
-            report_id=report.id, from_state="", to_state=ReportState.LOGGED,
-            rung_index=report.rung_index, cause="URL logged", actor=actor,
+            report_id=report.id,
+            from_state="",
+            to_state=ReportState.LOGGED,
+            rung_index=report.rung_index,
+            cause="URL logged",
+            actor=actor,
         )
     )

@@ -10,7 +10,8 @@ Decisions, in order of application:
 
 - Surrounding whitespace is stripped; a URL without a scheme (``example.test/x``) gets ``https://``.
 - Only ``http`` and ``https``; no user name or password; at most ``max_length`` characters.
-- The host is lower-cased, IDNA-encoded (stdlib IDNA 2003) and validated label by label; IP
+- The host is lower-cased, IDNA-encoded (stdlib IDNA 2003) and validated label by label
+  (letters, digits, hyphens, and underscores as browsers accept them); IP
   literals must be in canonical form (``2130706433`` or ``0x7f.1`` are refused as ambiguous).
 - Default ports are dropped; known platform hosts fold to one host (``HOST_ALIASES``, ``www.``)
   and are upgraded to ``https`` (they serve nothing else).
@@ -65,8 +66,23 @@ PLATFORM_HOSTS: frozenset[str] = frozenset(
 #: Query parameters that identify a click or a share, not the content, on every host.
 TRACKING_PARAMETERS: frozenset[str] = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "igsh",
-        "si", "mibextid", "ref_src", "ref_url", "_rdr", "__tn__", "mc_cid", "mc_eid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "igsh",
+        "si",
+        "mibextid",
+        "ref_src",
+        "ref_url",
+        "_rdr",
+        "__tn__",
+        "mc_cid",
+        "mc_eid",
     }
 )
 TRACKING_PARAMETER_PREFIXES: tuple[str, ...] = ("utm_", "__cft__", "__xts__")
@@ -76,8 +92,13 @@ PLATFORM_TRACKING_PARAMETERS: dict[str, dict[str, frozenset[str] | None]] = {
     "x.com": {"s": None, "t": None},
     "youtube.com": {"feature": frozenset({"share", "youtu.be"}), "pp": None},
     "facebook.com": {"rdid": None, "sfnsn": None, "refsrc": None, "hc_ref": None, "fref": None},
-    "tiktok.com": {"is_from_webapp": None, "sender_device": None, "_r": None, "_t": None,
-                   "web_id": None},
+    "tiktok.com": {
+        "is_from_webapp": None,
+        "sender_device": None,
+        "_r": None,
+        "_t": None,
+        "web_id": None,
+    },
     "reddit.com": {"share_id": None, "rdt": None},
 }
 
@@ -101,9 +122,8 @@ _PERCENT_TRIPLET = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 # RFC 3986 characters allowed raw in a path segment besides unreserved ones.
 _PATH_SAFE = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+# Query parameters are split on "&" before normalising; "=" and "&" are kept as typed.
 _QUERY_SAFE = _PATH_SAFE | frozenset("?")
-# Inside one query parameter, "&" and "=" are delimiters and are kept as typed.
-_FRAGMENT_SAFE = _QUERY_SAFE
 
 
 class UrlRejected(ValueError):
@@ -151,7 +171,7 @@ def canonicalise(raw: str, *, max_length: int = 2048) -> CanonicalUrl:
         port = None
     path = _normalise_path(parts.path)
     parameters = _parameters(parts.query)
-    fragment = _normalise_percent(parts.fragment, _FRAGMENT_SAFE)
+    fragment = _normalise_percent(parts.fragment, _QUERY_SAFE)
 
     if host == "youtu.be" and path != "/":
         # A youtu.be short link names the video in its path; no network needed to expand it.
@@ -162,9 +182,7 @@ def canonicalise(raw: str, *, max_length: int = 2048) -> CanonicalUrl:
         # Old twitter.com/#!/user/status/1 links route in the fragment.
         path, fragment = _normalise_path(fragment[1:]), ""
 
-    kept = [
-        text_value for key, text_value in parameters if _keeps(host, path, key, text_value)
-    ]
+    kept = [text_value for key, text_value in parameters if _keeps(host, path, key, text_value)]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"

@@ -47,9 +47,7 @@ class _RungTargets:
         if report.policy_version_id not in self._targets:
             row = self._session.get(PolicyVersion, report.policy_version_id)
             assert row is not None
-            self._targets[report.policy_version_id] = [
-                rung.target for rung in as_policy(row).rungs
-            ]
+            self._targets[report.policy_version_id] = [rung.target for rung in as_policy(row).rungs]
         targets = self._targets[report.policy_version_id]
         return targets[report.rung_index] if report.rung_index < len(targets) else None
 
@@ -58,13 +56,22 @@ def report_public(report: Report, rung_target: str | None) -> ReportPublic:
     """The API view of a report."""
     assert report.id is not None
     return ReportPublic(
-        id=report.id, case_id=report.case_id, original_url=report.original_url,
-        canonical_url=report.canonical_url, platform=report.platform,
-        state=ReportState(report.state), rung_index=report.rung_index, rung_target=rung_target,
-        deadline_at=report.deadline_at, is_overdue=is_overdue(report),
-        next_check_at=report.next_check_at, last_verdict=report.last_verdict,
-        last_checked_at=report.last_checked_at, consecutive_removed=report.consecutive_removed,
-        created_at=report.created_at, updated_at=report.updated_at,
+        id=report.id,
+        case_id=report.case_id,
+        original_url=report.original_url,
+        canonical_url=report.canonical_url,
+        platform=report.platform,
+        state=ReportState(report.state),
+        rung_index=report.rung_index,
+        rung_target=rung_target,
+        deadline_at=report.deadline_at,
+        is_overdue=is_overdue(report),
+        next_check_at=report.next_check_at,
+        last_verdict=report.last_verdict,
+        last_checked_at=report.last_checked_at,
+        consecutive_removed=report.consecutive_removed,
+        created_at=report.created_at,
+        updated_at=report.updated_at,
     )
 
 
@@ -77,7 +84,10 @@ def add(
     """Log URLs into a case. Each URL is canonicalised, its platform detected, and it is
     deduplicated in the case. The answer says per URL: created, duplicate or rejected."""
     results = add_urls(
-        session=session, principal=principal, case_id=case_id, urls=data.urls,
+        session=session,
+        principal=principal,
+        case_id=case_id,
+        urls=data.urls,
         allow_partial=data.allow_partial,
     )
     session.commit()
@@ -102,13 +112,21 @@ def list_(
 ) -> ReportPage:
     """Reports you may see, filtered by case, state, platform or overdue."""
     reports, total = list_reports(
-        session=session, principal=principal, case_id=case_id, state=state, platform=platform,
-        overdue=overdue, limit=limit, offset=offset,
+        session=session,
+        principal=principal,
+        case_id=case_id,
+        state=state,
+        platform=platform,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
     )
     targets = _RungTargets(session)
     return ReportPage(
         items=[report_public(report, targets(report)) for report in reports],
-        total=total, limit=limit, offset=offset,
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -118,7 +136,9 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
     report = require_report(session=session, principal=principal, report_id=report_id)
     parts = timeline(session=session, report=report)
     filings: list[Filing] = parts["filings"]
-    attempts = attempts_of(session=session, filing_ids=[filing.id for filing in filings if filing.id])
+    attempts = attempts_of(
+        session=session, filing_ids=[filing.id for filing in filings if filing.id]
+    )
     policy_row = session.get(PolicyVersion, report.policy_version_id)
     assert policy_row is not None
     base = report_public(report, _RungTargets(session)(report))
@@ -126,7 +146,9 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
         **base.model_dump(),
         policy=as_policy(policy_row).model_dump(mode="json"),
         filings=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
-        checks=[CheckPublic.model_validate(check, from_attributes=True) for check in parts["checks"]],
+        checks=[
+            CheckPublic.model_validate(check, from_attributes=True) for check in parts["checks"]
+        ],
         transitions=[
             TransitionPublic.model_validate(item, from_attributes=True)
             for item in parts["transitions"]
@@ -135,7 +157,8 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
 
 
 @router.post(
-    "/reports/{report_id}/recheck", response_model=RecheckAnswer,
+    "/reports/{report_id}/recheck",
+    response_model=RecheckAnswer,
     status_code=status.HTTP_202_ACCEPTED,
 )
 def recheck(report_id: int, session: SessionDep, principal: CaseworkerDep) -> RecheckAnswer:
