@@ -9,15 +9,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from types import SimpleNamespace
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
+from smtp_sink import CollectingHandler, LoopbackController, SmtpSink
 
 from platform_adapters.base import (
     Adapter,
@@ -82,42 +80,6 @@ def closed_port() -> int:
 # --- real loopback servers --------------------------------------------------------------------
 
 
-class CollectingHandler:
-    """An SMTP sink that keeps messages and refuses recipients by their local part."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
-        if address.startswith("refuse-550@"):
-            return "550 5.1.1 mailbox unavailable"
-        if address.startswith("defer-451@"):
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted"
-
-    def sent_to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if message["To"] == address]
-
-
-class LoopbackController(Controller):
-    """aiosmtpd's Controller on an OS-chosen free port (it has no port-0 support itself)."""
-
-    def _create_server(self):
-        async def create():
-            server = await self.loop.create_server(
-                self._factory_invoker, host=self.hostname, port=0
-            )
-            self.port = server.sockets[0].getsockname()[1]
-            return server
-
-        return create()
-
-
 def check_password(server, session, envelope, mechanism, auth_data) -> AuthResult:
     is_valid = isinstance(auth_data, LoginPassword) and (
         auth_data.login.decode(),
@@ -125,12 +87,6 @@ def check_password(server, session, envelope, mechanism, auth_data) -> AuthResul
     ) == (SMTP_USER, SMTP_PASSWORD)
     # handled=False makes aiosmtpd answer 535 itself on failure.
     return AuthResult(success=is_valid, handled=False)
-
-
-@dataclass
-class SmtpSink:
-    port: int
-    handler: CollectingHandler
 
 
 @pytest.fixture(scope="module")

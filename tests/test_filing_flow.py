@@ -241,3 +241,61 @@ def test_granting_authority_later_opens_the_filings(client, people, db, sandbox)
     assert response.status_code == 200
     [filing] = filings_of(db, report_id)
     assert filing.status == "pending"
+
+
+def test_email_channel_files_a_notice_with_the_legal_basis_and_no_identity(client, people, db):
+    from conftest import reset_settings
+    from smtp_sink import CollectingHandler, LoopbackController
+
+    handler = CollectingHandler()
+    sink = LoopbackController(handler, hostname="127.0.0.1")
+    sink.start()
+    reset_settings(TRACKER_SMTP_PORT=str(sink.port))
+    try:
+        report_id = log_url(
+            client,
+            people,
+            "https://telegram.me/fakechannel/42",
+            contact={"name": "Fakename Victimson", "email": "victim@fake.example"},
+        )
+        [filing] = filings_of(db, report_id)
+        assert (filing.adapter, filing.channel_params) == (
+            "email",
+            {"address": "abuse@telegram.org"},
+        )
+        assert jobs.file_filing(filing.id, db=db) == "filed"
+        assert jobs.file_filing(filing.id, db=db) == "skipped"
+    finally:
+        sink.stop()
+        reset_settings(TRACKER_SMTP_PORT="1")
+    [message] = handler.messages
+    assert message["To"] == "abuse@telegram.org"
+    text = message.get_content()
+    assert "https://t.me/fakechannel/42" in text
+    assert "Test rule 1 (platform rung)" in text
+    assert "Test helpline" in text
+    assert "Victimson" not in text and "victim@fake.example" not in text
+    [filing] = filings_of(db, report_id)
+    assert filing.status == "submitted" and filing.external_ref.endswith("@takedown-tracker>")
+
+
+def test_manual_confirmation_in_the_future_is_refused(client, people, db):
+    report_id = log_url(
+        client, people, "https://www.tiktok.com/@fakeuser/video/7000000000000000000"
+    )
+    [filing] = filings_of(db, report_id)
+    jobs.file_filing(filing.id, db=db)
+    response = client.post(
+        f"/api/v1/filings/{filing.id}/confirm",
+        json={"reference_id": "TT-FAKE-1", "submitted_at": "2999-01-01T00:00:00Z"},
+        headers=people.auth("alice"),
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "submitted_at"]
+    naive = client.post(
+        f"/api/v1/filings/{filing.id}/confirm",
+        json={"reference_id": "TT-FAKE-1", "submitted_at": "2026-01-01T00:00:00"},
+        headers=people.auth("alice"),
+    )
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["body", "submitted_at"]

@@ -23,7 +23,7 @@ app.add_typer(keys_app, name="keys")
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs every request URL at INFO; a leaked URL is itself sensitive, so keep it out.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -19,12 +19,9 @@ from platform_adapters.base import (
 )
 from platform_adapters.registry import adapter_class
 from tracker.alerts.service import raise_alert
-from tracker.audit.service import record
 from tracker.cases.models import Case
-from tracker.cases.service import get_case, visible_cases_query
 from tracker.channels import directory
 from tracker.db import utcnow
-from tracker.errors import Conflict, NotFound
 from tracker.filings.models import (
     OPEN_FILING_STATUSES,
     AttemptOutcome,
@@ -34,7 +31,6 @@ from tracker.filings.models import (
 )
 from tracker.jobs import JobKind, enqueue_after_commit
 from tracker.organisations.models import Organisation
-from tracker.organisations.service import Principal
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import Rung
 from tracker.policies.service import as_policy
@@ -208,7 +204,7 @@ def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingRec
                 actor=WORKER,
             )
         return
-    _mark_submitted(
+    mark_submitted(
         session=session,
         filing=filing,
         report=report,
@@ -219,7 +215,7 @@ def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingRec
     )
 
 
-def _mark_submitted(
+def mark_submitted(
     *,
     session: Session,
     filing: Filing,
@@ -352,78 +348,6 @@ def record_poll(
         return f"{filing.adapter} rejected the report" + (f": {detail}" if detail else "")
     session.add(filing)
     return None
-
-
-def list_awaiting_manual(
-    *, session: Session, principal: Principal, limit: int, offset: int
-) -> tuple[list[Filing], int]:
-    """Filings whose packet a caseworker must submit, oldest first."""
-    visible = visible_cases_query(principal).with_only_columns(col(Case.id))
-    query = (
-        select(Filing)
-        .join(Report, col(Report.id) == Filing.report_id)
-        .where(Filing.status == FilingStatus.AWAITING_MANUAL)
-        .where(col(Report.case_id).in_(visible))
-    )
-    filings = list(session.exec(query.order_by(col(Filing.id))).all())
-    return filings[offset : offset + limit], len(filings)
-
-
-def confirm_manual(
-    *,
-    session: Session,
-    principal: Principal,
-    filing_id: int,
-    reference_id: str,
-    submitted_at: datetime | None,
-) -> Filing:
-    """A caseworker submitted the packet: record the reference; the deadline starts now."""
-    filing = session.get(Filing, filing_id)
-    report = session.get(Report, filing.report_id) if filing else None
-    if (
-        filing is None
-        or report is None
-        or get_case(session=session, principal=principal, case_id=report.case_id) is None
-    ):
-        raise NotFound.one(("path", "filing_id"), "filing not found", "filing.not_found")
-    if filing.status != FilingStatus.AWAITING_MANUAL:
-        raise Conflict.one(
-            ("path", "filing_id"),
-            f"the filing is {filing.status}, not awaiting manual submission",
-            "filing.not_awaiting_manual",
-        )
-    duplicate = session.exec(
-        select(Filing.id)
-        .where(Filing.adapter == filing.adapter)
-        .where(Filing.external_ref == reference_id)
-        .where(Filing.id != filing.id)
-    ).first()
-    if duplicate is not None:
-        raise Conflict.one(
-            ("body", "reference_id"),
-            "this reference is already recorded on another filing",
-            "filing.duplicate_reference",
-        )
-    now = utcnow()
-    filing.confirmed_at = now
-    _mark_submitted(
-        session=session,
-        filing=filing,
-        report=report,
-        external_ref=reference_id,
-        submitted_at=submitted_at or now,
-        actor=principal.actor,
-        cause=f"submitted by hand ({filing.rung_target}), reference recorded",
-    )
-    record(
-        session=session,
-        actor=principal.actor,
-        action="filing.confirmed",
-        object_type="filing",
-        object_id=filing.id,
-        organisation_id=filing.organisation_id,
-    )
-    return filing
 
 
 def supersede_open_filings(*, session: Session, report_id: int) -> None:

@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tracker.api.deps import CaseworkerDep, Limit, Offset, SessionDep
+from tracker.filings.manual import confirm_manual, list_awaiting_manual
 from tracker.filings.models import Filing, FilingAttempt
-from tracker.filings.service import attempts_of, confirm_manual, list_awaiting_manual
+from tracker.filings.service import attempts_of
 from tracker.reports.schemas import FilingAttemptPublic, FilingPublic
 
 router = APIRouter(prefix="/filings", tags=["filings"])
