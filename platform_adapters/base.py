@@ -169,6 +169,15 @@ class Adapter(abc.ABC):
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
 
+    @classmethod
+    def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
+        """This adapter's config from the tracker's settings and its stored credentials.
+
+        ``stored`` holds what an admin saved for this channel (decrypted); it wins over
+        settings. Raise ``MissingCredentialsError`` when something required is absent.
+        """
+        return cls.config_model.model_validate(dict(stored))
+
     @abc.abstractmethod
     def file(self, request: FilingRequest) -> FilingReceipt:
         """File one removal report; idempotent under ``request.idempotency_key``."""

@@ -15,11 +15,12 @@ import hashlib
 import re
 import smtplib
 import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from string import Template
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -120,6 +121,21 @@ class EmailAdapter(Adapter):
     can_poll: ClassVar[bool] = False
 
     config: EmailConfig
+
+    @classmethod
+    def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
+        """SMTP settings and the organisation's sender address, overridden by stored values."""
+        values: dict[str, Any] = {
+            "smtp_host": settings.smtp_host,
+            "smtp_port": settings.smtp_port,
+            "username": settings.smtp_username,
+            "password": settings.smtp_password,
+            "starttls": settings.smtp_starttls,
+            "timeout_seconds": settings.smtp_timeout_seconds,
+            "from_address": settings.organisation_email,
+        }
+        values.update(stored)
+        return EmailConfig.model_validate(values)
 
     def file(self, request: FilingRequest) -> FilingReceipt:
         """Send the notice; the receipt's reference is the deterministic Message-ID."""

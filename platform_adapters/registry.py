@@ -1,26 +1,30 @@
-"""The known adapters by slug, and building a configured adapter from the tracker's settings."""
+"""The adapters by slug: the built-in ones plus plugins registered through entry points.
+
+A third party adds an adapter without touching this repository by declaring, in its own
+package, an entry point in the group ``takedown_tracker.adapters`` that names an ``Adapter``
+subclass. A plugin that fails to import, is not an ``Adapter`` or reuses a slug stops start-up
+with ``PluginError``: a channel never disappears silently.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pydantic import SecretStr
+from collections.abc import Iterable, Mapping
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from platform_adapters.base import Adapter, AdapterConfig
-from platform_adapters.email import EmailAdapter, EmailConfig
-from platform_adapters.manual import ManualAdapter, ManualConfig
-from platform_adapters.sandbox import SandboxAdapter, SandboxConfig
+from platform_adapters.email import EmailAdapter
+from platform_adapters.manual import ManualAdapter
+from platform_adapters.sandbox import SandboxAdapter
 
-if TYPE_CHECKING:
-    from tracker.settings import Settings
+ENTRY_POINT_GROUP = "takedown_tracker.adapters"
 
-# The simulator's documented public default, not a secret.
-DEFAULT_SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
+#: Built into this package. Slugs are stored in filing rows: never rename one.
+BUILT_IN: tuple[type[Adapter], ...] = (SandboxAdapter, EmailAdapter, ManualAdapter)
 
-# Slugs are stored in filing rows: never rename one.
-ADAPTERS: dict[str, type[Adapter]] = {
-    adapter.slug: adapter for adapter in (SandboxAdapter, EmailAdapter, ManualAdapter)
-}
+
+class PluginError(RuntimeError):
+    """A registered adapter plugin cannot be used."""
 
 
 class UnknownAdapter(LookupError):
@@ -32,6 +36,35 @@ class UnknownAdapter(LookupError):
         self.slug = slug
 
 
+def load_adapters(
+    built_in: Iterable[type[Adapter]], plugins: Iterable[EntryPoint]
+) -> dict[str, type[Adapter]]:
+    """The slug map of built-in adapters and plugin entry points; PluginError on any fault."""
+    adapters: dict[str, type[Adapter]] = {}
+    for adapter in built_in:
+        adapters[adapter.slug] = adapter
+    for entry_point in plugins:
+        try:
+            loaded = entry_point.load()
+        except Exception as error:
+            raise PluginError(
+                f"adapter plugin {entry_point.name!r} ({entry_point.value}) failed to load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if not (isinstance(loaded, type) and issubclass(loaded, Adapter)):
+            raise PluginError(f"adapter plugin {entry_point.name!r} is not an Adapter subclass")
+        slug = getattr(loaded, "slug", None)
+        if not isinstance(slug, str) or not slug:
+            raise PluginError(f"adapter plugin {entry_point.name!r} has no slug")
+        if slug in adapters:
+            raise PluginError(f"adapter plugin {entry_point.name!r} reuses the slug {slug!r}")
+        adapters[slug] = loaded
+    return adapters
+
+
+ADAPTERS: dict[str, type[Adapter]] = load_adapters(BUILT_IN, entry_points(group=ENTRY_POINT_GROUP))
+
+
 def adapter_class(slug: str) -> type[Adapter]:
     """The adapter class registered under ``slug``."""
     try:
@@ -40,34 +73,13 @@ def adapter_class(slug: str) -> type[Adapter]:
         raise UnknownAdapter(slug) from None
 
 
-def build_config(slug: str, settings: Settings) -> AdapterConfig:
-    """The typed config for adapter ``slug``, read from the tracker's settings."""
-    adapter = adapter_class(slug)
-    if adapter is SandboxAdapter:
-        token = getattr(settings, "sandbox_api_token", None)
-        if isinstance(token, str):
-            token = SecretStr(token)
-        return SandboxConfig(
-            base_url=settings.sandbox_base_url,
-            api_token=token or SecretStr(DEFAULT_SANDBOX_TOKEN),
-            timeout_seconds=settings.outbound_timeout_seconds,
-        )
-    if adapter is EmailAdapter:
-        return EmailConfig(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            timeout_seconds=settings.smtp_timeout_seconds,
-            from_address=settings.organisation_email,
-        )
-    if adapter is ManualAdapter:
-        return ManualConfig()
-    # A registered adapter without a branch above is a programming error, not user input.
-    raise NotImplementedError(f"no settings mapping for adapter {slug!r}")
+def build_config(
+    slug: str, settings: Any, stored: Mapping[str, Any] | None = None
+) -> AdapterConfig:
+    """The typed config for adapter ``slug`` from settings and its stored credentials."""
+    return adapter_class(slug).config_from(settings, stored or {})
 
 
-def build_adapter(slug: str, settings: Settings) -> Adapter:
-    """A fresh adapter for ``slug``, configured from the tracker's settings."""
-    return adapter_class(slug)(build_config(slug, settings))
+def build_adapter(slug: str, settings: Any, stored: Mapping[str, Any] | None = None) -> Adapter:
+    """A fresh adapter for ``slug``; never cached, so a credentials change applies at once."""
+    return adapter_class(slug)(build_config(slug, settings, stored))

@@ -56,6 +56,17 @@ class SandboxAdapter(Adapter):
 
     config: SandboxConfig
 
+    @classmethod
+    def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
+        """Base URL and token from settings, overridden by stored credentials."""
+        values: dict[str, Any] = {
+            "base_url": settings.sandbox_base_url,
+            "api_token": settings.sandbox_api_token,
+            "timeout_seconds": settings.outbound_timeout_seconds,
+        }
+        values.update(stored)
+        return SandboxConfig.model_validate(values)
+
     def file(self, request: FilingRequest) -> FilingReceipt:
         """Post one report; the platform deduplicates on ``request.idempotency_key``."""
         if request.rung_target not in SUPPORTED_RUNGS:

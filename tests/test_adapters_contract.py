@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.metadata import EntryPoint
 from types import SimpleNamespace
 
 import httpx
@@ -34,7 +35,16 @@ from platform_adapters.base import (
 )
 from platform_adapters.email import EmailAdapter, EmailConfig
 from platform_adapters.manual import ManualAdapter, ManualConfig
-from platform_adapters.registry import ADAPTERS, UnknownAdapter, adapter_class, build_adapter
+from platform_adapters.registry import (
+    ADAPTERS,
+    BUILT_IN,
+    ENTRY_POINT_GROUP,
+    PluginError,
+    UnknownAdapter,
+    adapter_class,
+    build_adapter,
+    load_adapters,
+)
 from platform_adapters.sandbox import SandboxAdapter, SandboxConfig
 from platform_adapters.simulators.sandbox import SandboxServer
 from tracker.settings import Settings
@@ -263,12 +273,46 @@ def test_registry_builds_every_adapter_from_settings() -> None:
     )
 
 
-def test_registry_falls_back_to_the_default_sandbox_token() -> None:
-    settings = SimpleNamespace(sandbox_base_url="http://127.0.0.1:9", outbound_timeout_seconds=3)
+def test_stored_credentials_override_settings() -> None:
+    settings = SimpleNamespace(
+        sandbox_base_url="http://127.0.0.1:9",
+        sandbox_api_token=SecretStr("from-settings"),
+        outbound_timeout_seconds=3,
+    )
 
-    config = build_adapter("sandbox", settings).config
+    config = build_adapter("sandbox", settings, {"api_token": "from-store"}).config
 
-    assert config.api_token.get_secret_value() == "sandbox-token"
+    assert config.api_token.get_secret_value() == "from-store"
+    assert config.base_url == "http://127.0.0.1:9"
+    assert "from-store" not in repr(config)  # secrets are masked on read
+
+
+class PluginAdapter(ManualAdapter):
+    slug = "plugin-fake"
+
+
+def entry_point(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+
+
+def test_plugin_entry_points_register_adapters() -> None:
+    adapters = load_adapters(BUILT_IN, [entry_point("fake", f"{__name__}:PluginAdapter")])
+
+    assert adapters["plugin-fake"] is PluginAdapter
+    assert set(adapters) == {"sandbox", "email", "manual", "plugin-fake"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no_such_module_fake:Adapter", "failed to load: ModuleNotFoundError"),
+        (f"{__name__}:entry_point", "is not an Adapter subclass"),
+        ("platform_adapters.manual:ManualAdapter", "reuses the slug 'manual'"),
+    ],
+)
+def test_a_broken_plugin_fails_loudly(value: str, message: str) -> None:
+    with pytest.raises(PluginError, match=message):
+        load_adapters(BUILT_IN, [entry_point("broken", value)])
 
 
 def test_unknown_slug_is_a_clear_lookup_error() -> None:
