@@ -7,6 +7,7 @@ never skipped. Test traffic goes only to loopback servers the tests start themse
 from __future__ import annotations
 
 import os
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 TESTS = Path(__file__).parent
+# Each adapter's contract harness (and its simulator fixtures) is a plugin of the suite.
+pytest_plugins = sorted(
+    f"harnesses.{module.name}" for module in pkgutil.iter_modules([str(TESTS / "harnesses")])
+)
 TEST_KEY = Fernet.generate_key().decode()
 POSTGRES_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -5,26 +5,35 @@ from __future__ import annotations
 import re
 import socket
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import EntryPoint
 from types import SimpleNamespace
 
 import httpx
 import pytest
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from harnesses import (
+    DEADLINE_TEXT,
+    FAKE_VICTIM_NAME,
+    FROM_ADDRESS,
+    HARNESSES,
+    LEGAL_BASIS,
+    ORGANISATION_EMAIL,
+    ORGANISATION_NAME,
+    Harness,
+    make_request,
+    new_key,
+)
+from harnesses.email import SMTP_PASSWORD, SMTP_USER, email_adapter
+from harnesses.sandbox import sandbox_adapter
 from pydantic import SecretStr
-from smtp_sink import CollectingHandler, LoopbackController, SmtpSink
+from smtp_sink import SmtpSink
 
 from platform_adapters.base import (
-    Adapter,
     AdapterConfig,
     ChannelKind,
     FetchedPage,
     FilingReceipt,
-    FilingRequest,
     FilingStatus,
     InvalidCredentialsError,
     MissingCredentialsError,
@@ -33,7 +42,6 @@ from platform_adapters.base import (
     TransientError,
     Verdict,
 )
-from platform_adapters.email import EmailAdapter, EmailConfig
 from platform_adapters.manual import ManualAdapter, ManualConfig
 from platform_adapters.registry import (
     ADAPTERS,
@@ -45,40 +53,8 @@ from platform_adapters.registry import (
     build_adapter,
     load_adapters,
 )
-from platform_adapters.sandbox import SandboxAdapter, SandboxConfig
 from platform_adapters.simulators.sandbox import SandboxServer
 from tracker.settings import Settings
-
-LEGAL_BASIS = (
-    "Information Technology (Intermediary Guidelines and Digital Media Ethics Code) Rules, 2021, "
-    "Rule 3(2)(b)"
-)
-DEADLINE_TEXT = "within 24 hours of receipt of this complaint"
-ORGANISATION_NAME = "Example Helpline (test)"
-ORGANISATION_EMAIL = "cases@helpline.example"
-FROM_ADDRESS = "takedowns@helpline.example"
-FAKE_VICTIM_NAME = "Testperson Fakename"
-SMTP_USER, SMTP_PASSWORD = "relay-user", "relay-password-for-tests"
-
-
-def make_request(
-    key: str, url: str, rung_target: str = "platform", **params: object
-) -> FilingRequest:
-    return FilingRequest(
-        idempotency_key=key,
-        url=url,
-        platform="sandbox",
-        rung_target=rung_target,
-        legal_basis=LEGAL_BASIS,
-        deadline_text=DEADLINE_TEXT,
-        organisation_name=ORGANISATION_NAME,
-        organisation_email=ORGANISATION_EMAIL,
-        channel_params=params,
-    )
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex
 
 
 def closed_port() -> int:
@@ -88,50 +64,6 @@ def closed_port() -> int:
 
 
 # --- real loopback servers --------------------------------------------------------------------
-
-
-def check_password(server, session, envelope, mechanism, auth_data) -> AuthResult:
-    is_valid = isinstance(auth_data, LoginPassword) and (
-        auth_data.login.decode(),
-        auth_data.password.decode(),
-    ) == (SMTP_USER, SMTP_PASSWORD)
-    # handled=False makes aiosmtpd answer 535 itself on failure.
-    return AuthResult(success=is_valid, handled=False)
-
-
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(ack_after=0.1, decide_after=0.2) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[SmtpSink]:
-    handler = CollectingHandler()
-    # AUTH is offered (plain text is fine on loopback) but not required.
-    controller = LoopbackController(
-        handler, hostname="127.0.0.1", authenticator=check_password, auth_require_tls=False
-    )
-    controller.start()
-    try:
-        yield SmtpSink(port=controller.port, handler=handler)
-    finally:
-        controller.stop()
-
-
-def sandbox_adapter(base_url: str, token: str = "sandbox-token", timeout: float = 5) -> Adapter:
-    config = SandboxConfig(base_url=base_url, api_token=SecretStr(token), timeout_seconds=timeout)
-    return SandboxAdapter(config)
-
-
-def email_adapter(port: int, **overrides: object) -> EmailAdapter:
-    settings: dict[str, object] = {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "timeout_seconds": 5,
-        "from_address": FROM_ADDRESS,
-    }
-    return EmailAdapter(EmailConfig(**(settings | overrides)))
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -145,55 +77,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 # --- the contract -----------------------------------------------------------------------------
 
 
-@dataclass
-class Harness:
-    adapter: Adapter
-    request_for: Callable[[str], FilingRequest]
-    # How many distinct filings the platform side holds for a request; None if it has no side.
-    filings_held: Callable[[FilingRequest], int] | None
-
-
 @pytest.fixture(params=sorted(ADAPTERS))
 def harness(request: pytest.FixtureRequest) -> Harness:
-    slug = request.param
-    if slug == "sandbox":
-        server: SandboxServer = request.getfixturevalue("sandbox_server")
-
-        def held_by_sandbox(filing: FilingRequest) -> int:
-            params = {"url": filing.url, "channel": filing.rung_target}
-            headers = {"Authorization": "Bearer sandbox-token"}
-            listed = httpx.get(
-                f"{server.base_url}/api/v1/reports", params=params, headers=headers, timeout=5
-            )
-            return listed.json()["total"]
-
-        return Harness(
-            adapter=sandbox_adapter(server.base_url),
-            request_for=lambda key: make_request(key, f"{server.base_url}/videos/comply-{key}"),
-            filings_held=held_by_sandbox,
-        )
-    if slug == "email":
-        sink: SmtpSink = request.getfixturevalue("smtp_sink")
-
-        def held_by_mailbox(filing: FilingRequest) -> int:
-            messages = sink.handler.sent_to(filing.channel_params["address"])
-            return len({message["Message-ID"] for message in messages})
-
-        return Harness(
-            adapter=email_adapter(sink.port),
-            request_for=lambda key: make_request(
-                key, f"https://files.example/v/{key}", address=f"abuse-{key}@host.example"
-            ),
-            filings_held=held_by_mailbox,
-        )
-    assert slug == "manual"
-    return Harness(
-        adapter=ManualAdapter(ManualConfig()),
-        request_for=lambda key: make_request(
-            key, f"https://social.example/p/{key}", form_url="https://social.example/report"
-        ),
-        filings_held=None,
-    )
+    """Every registered adapter, through its harness (a missing harness fails here)."""
+    return HARNESSES[request.param](request)
 
 
 def test_adapter_declares_its_identity(harness: Harness) -> None:
