@@ -1,55 +1,74 @@
-"""The channel directory: which platform a host belongs to, and which channel serves a rung."""
+"""The channel directory: which platform a host belongs to, and where each rung is filed."""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 #: Platform of any host the directory does not know.
 UNKNOWN_PLATFORM = "web"
+#: Keys of a channel entry that describe it rather than parameterise its adapter.
+_DESCRIPTIVE_KEYS = frozenset({"adapter", "target", "kind", "checked"})
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelRoute:
-    """Where a filing at one rung goes: the adapter and its channel parameters."""
+    """Where a filing at one rung goes: the adapter, its parameters, and why (the source)."""
 
     adapter: str
+    kind: str = "webform"
     params: Mapping[str, Any] = field(default_factory=dict)
+    via: str = "platform"  # "platform", "intermediary" or "fallback"
 
 
 @dataclass(frozen=True, slots=True)
 class PlatformEntry:
     slug: str
     name: str
+    operator: str
     domains: tuple[str, ...]
-    channels: Mapping[str, ChannelRoute]
+    url_patterns: tuple[str, ...]
+    channels: tuple[tuple[str, ChannelRoute], ...]  # (rung target, route), escalation order
+    grievance_officer: Mapping[str, Any] | None
     source: str
+    checked: date | None
+    confidence: str
 
 
 class Directory:
     """Read-only view of ``directory.toml`` plus hosts configured at run time."""
 
     def __init__(self, document: Mapping[str, Any], extra_hosts: Mapping[str, str]) -> None:
+        self.document = document
         self.platforms: dict[str, PlatformEntry] = {}
         self._platform_by_domain: dict[str, str] = {}
         for slug, entry in document.get("platforms", {}).items():
-            channels = {target: _route(spec) for target, spec in entry.get("channels", {}).items()}
             self.platforms[slug] = PlatformEntry(
                 slug=slug,
                 name=entry["name"],
+                operator=entry.get("operator", ""),
                 domains=tuple(entry.get("domains", ())),
-                channels=channels,
+                url_patterns=tuple(entry.get("url_patterns", ())),
+                channels=tuple(
+                    (channel["target"], _route(channel, "platform"))
+                    for channel in entry.get("channels", ())
+                ),
+                grievance_officer=entry.get("grievance_officer"),
                 source=entry.get("source", ""),
+                checked=entry.get("checked"),
+                confidence=entry.get("confidence", "confirmed"),
             )
             for domain in entry.get("domains", ()):
                 self._platform_by_domain[domain] = slug
         self._platform_by_domain.update(extra_hosts)
-        self._intermediaries = {
-            target: _route(spec) for target, spec in document.get("intermediaries", {}).items()
+        self.intermediaries = {
+            target: _route(spec, "intermediary")
+            for target, spec in document.get("intermediaries", {}).items()
         }
 
     def platform_for_host(self, host: str) -> str:
@@ -62,24 +81,30 @@ class Directory:
         return UNKNOWN_PLATFORM
 
     def route(self, platform: str, target: str) -> ChannelRoute:
-        """The channel for a rung target of a platform; a manual packet when none is known."""
+        """The channel for a rung target: the platform's own, an intermediary's, or a packet."""
         entry = self.platforms.get(platform)
-        if entry is not None and target in entry.channels:
-            return entry.channels[target]
-        if target in self._intermediaries:
-            return self._intermediaries[target]
+        if entry is not None:
+            for channel_target, route in entry.channels:
+                if channel_target == target:
+                    return route
+        if target in self.intermediaries:
+            return self.intermediaries[target]
         return ChannelRoute(
             adapter="manual",
+            kind="webform",
             params={
                 "note": f"No channel is recorded for {target} of {platform}; find it and "
                 "record it in the channel directory."
             },
+            via="fallback",
         )
 
 
-def _route(spec: Mapping[str, Any]) -> ChannelRoute:
-    params = {key: value for key, value in spec.items() if key not in ("adapter", "checked")}
-    return ChannelRoute(adapter=spec["adapter"], params=params)
+def _route(spec: Mapping[str, Any], via: str) -> ChannelRoute:
+    params = {key: value for key, value in spec.items() if key not in _DESCRIPTIVE_KEYS}
+    return ChannelRoute(
+        adapter=spec["adapter"], kind=spec.get("kind", "webform"), params=params, via=via
+    )
 
 
 @lru_cache(maxsize=1)

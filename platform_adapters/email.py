@@ -2,7 +2,9 @@
 
 Used for hosts, registrars and grievance officers that take complaints by e-mail (addresses from
 RDAP abuse contacts or policy data). The notice goes out under the organisation's identity and
-never names or contacts the affected person: ``FilingRequest`` carries no such data.
+never names the affected person unless the channel requires it and the case records consent.
+
+The notice text comes from ``platform_adapters.notices`` (one template per jurisdiction).
 
 E-mail cannot be deduplicated by the receiver the way an API key can, so the ``Message-ID`` is
 derived from the idempotency key: a retry after an unclear failure re-sends a message with the
@@ -11,15 +13,12 @@ same ``Message-ID``, which mail systems and ticketing tools treat as the same me
 
 from __future__ import annotations
 
-import hashlib
-import re
 import smtplib
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from string import Template
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
@@ -35,43 +34,11 @@ from platform_adapters.base import (
     PermanentError,
     TransientError,
 )
+from platform_adapters.notices import UnknownNoticeTemplate, notice_reference, render_notice
 
 MESSAGE_ID_DOMAIN = "takedown-tracker"
-SAFE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+=-]*(\.[A-Za-z0-9_+=-]+)*$")
-MAX_REFERENCE_LENGTH = 128
-
-SUBJECT_TEMPLATE = Template(
-    "Removal request: non-consensual intimate imagery (reference $reference)"
-)
-
-# Lines stay under 78 characters so ordinary notices travel unencoded and read well anywhere.
-NOTICE_TEMPLATE = Template(
-    """\
-To the abuse / grievance team,
-
-This is a request to remove non-consensual intimate imagery: intimate
-images or video of a person, published without that person's consent.
-
-Content to remove:
-$url_lines
-
-Legal basis: $legal_basis
-Deadline: $deadline_text
-
-$organisation_name acts on behalf of the affected person, with their
-authority. To protect them, this notice does not identify them; please
-direct all correspondence about it to us.
-
-Please remove or disable access to the content above, and to identical
-copies of it, and reply to $organisation_email quoting reference
-$reference.
-
-Reference: $reference
-
-$organisation_name
-$organisation_email
-"""
-)
+#: Kept under its old name: the reference doubles as the Message-ID's local part.
+message_reference = notice_reference
 
 
 class EmailConfig(AdapterConfig):
@@ -84,32 +51,6 @@ class EmailConfig(AdapterConfig):
     starttls: bool = False
     timeout_seconds: float = Field(default=15, gt=0)
     from_address: str
-
-
-def message_reference(idempotency_key: str) -> str:
-    """The reference quoted in the notice and used in its Message-ID, derived from the key."""
-    if len(idempotency_key) <= MAX_REFERENCE_LENGTH and SAFE_REFERENCE.match(idempotency_key):
-        return idempotency_key
-    # Keys with characters a Message-ID or subject cannot hold get a stable digest instead.
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
-
-
-def render_notice(request: FilingRequest) -> tuple[str, str]:
-    """The notice's subject and plain-text body for one filing."""
-    reference = message_reference(request.idempotency_key)
-    urls = [request.url]
-    for extra_url in request.channel_params.get("urls") or []:
-        if isinstance(extra_url, str) and extra_url not in urls:
-            urls.append(extra_url)
-    body = NOTICE_TEMPLATE.substitute(
-        url_lines="\n".join(f"  - {url}" for url in urls),
-        legal_basis=request.legal_basis,
-        deadline_text=request.deadline_text,
-        organisation_name=request.organisation_name,
-        organisation_email=request.organisation_email,
-        reference=reference,
-    )
-    return SUBJECT_TEMPLATE.substitute(reference=reference), body
 
 
 class EmailAdapter(Adapter):
@@ -152,13 +93,16 @@ class EmailAdapter(Adapter):
 
     def build_message(self, request: FilingRequest, address: str) -> EmailMessage:
         """The complete e-mail for one filing, without sending it."""
-        subject, body = render_notice(request)
+        try:
+            notice = render_notice(request, language=self.language_for(request))
+        except UnknownNoticeTemplate as error:
+            raise PermanentError(f"cannot build the notice: {error}") from error
         message = EmailMessage()
         try:
             message["From"] = self.config.from_address
             message["To"] = address
             message["Reply-To"] = request.organisation_email
-            message["Subject"] = subject
+            message["Subject"] = notice.subject
         except ValueError as error:
             # The header API refuses line breaks, which would otherwise inject headers.
             raise PermanentError(f"cannot build the notice: {error}") from error
@@ -166,8 +110,13 @@ class EmailAdapter(Adapter):
         message["Message-ID"] = (
             f"<{message_reference(request.idempotency_key)}@{MESSAGE_ID_DOMAIN}>"
         )
-        message.set_content(body)
+        message.set_content(notice.body)
         return message
+
+    def language_for(self, request: FilingRequest) -> str:
+        """The notice language: the channel's ``language`` parameter, else English."""
+        language = request.channel_params.get("language")
+        return language if isinstance(language, str) and language else "en"
 
     def _send(self, message: EmailMessage) -> None:
         config = self.config

@@ -3,6 +3,7 @@
 from tracker.alerts.models import Alert
 from tracker.audit.models import AuditEvent
 from tracker.cases.models import Case
+from tracker.channels.models import ChannelCredential
 from tracker.checks.models import Check
 from tracker.filings.models import Filing, FilingAttempt
 from tracker.organisations.models import ApiKey, Organisation, User
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Case",
+    "ChannelCredential",
     "Check",
     "Filing",
     "FilingAttempt",

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from pydantic import ValidationError
 from sqlmodel import col, select
 
 from platform_adapters.base import (
@@ -21,6 +22,7 @@ from platform_adapters.base import (
 from platform_adapters.registry import build_adapter
 from tracker.alerts.service import raise_alert
 from tracker.channels import directory
+from tracker.channels.service import stored_values
 from tracker.checks.service import record_check
 from tracker.db import Database
 from tracker.escalation.service import escalate, escalate_if_overdue
@@ -50,12 +52,21 @@ def file_filing(filing_id: int, *, db: Database | None = None) -> str:
         claim = claim_for_submission(session=session, filing_id=filing_id)
     if claim is None:
         return "skipped"
-    settings = get_settings()
+    with db.session() as session:
+        stored = stored_values(
+            session=session, organisation_id=claim.organisation_id, adapter=claim.adapter
+        )
     try:
-        receipt = build_adapter(claim.adapter, settings).file(claim.request)
+        receipt = build_adapter(claim.adapter, get_settings(), stored).file(claim.request)
     except AdapterError as error:
         _record_filing_error(db, claim, error)
         return error.kind
+    except ValidationError:
+        # Stored credentials that no longer fit the adapter's config: a person must fix them.
+        _record_filing_error(
+            db, claim, InvalidCredentialsError(f"stored config for {claim.adapter} is invalid")
+        )
+        return InvalidCredentialsError.kind
     except Exception as error:  # an adapter bug must not leave the filing stuck
         logger.exception("adapter %s failed unexpectedly on filing %s", claim.adapter, filing_id)
         _record_filing_error(db, claim, TransientError(f"unexpected {type(error).__name__}"))
@@ -90,8 +101,12 @@ def poll_filing(filing_id: int, *, db: Database | None = None) -> str:
         if filing is None or filing.external_ref is None:
             return "skipped"
         adapter_slug, external_ref = filing.adapter, filing.external_ref
+        organisation_id = filing.organisation_id
+        stored = stored_values(
+            session=session, organisation_id=organisation_id, adapter=adapter_slug
+        )
     try:
-        status = build_adapter(adapter_slug, get_settings()).poll(external_ref)
+        status = build_adapter(adapter_slug, get_settings(), stored).poll(external_ref)
     except (MissingCredentialsError, InvalidCredentialsError) as error:
         with db.transaction() as session:
             raise_alert(
@@ -99,7 +114,7 @@ def poll_filing(filing_id: int, *, db: Database | None = None) -> str:
                 kind=f"adapter.{error.kind}",
                 subject=f"adapter:{adapter_slug}",
                 message=error.message,
-                organisation_id=None,
+                organisation_id=organisation_id,
             )
         return error.kind
     except AdapterError as error:
@@ -122,10 +137,19 @@ ClassifyRule = Callable[[FetchedPage], Verdict | None]
 
 
 def _platform_rules(platforms: set[str]) -> dict[str, ClassifyRule | None]:
+    """Each platform's own "is it gone" rule, from the adapter of its platform channel."""
     settings = get_settings()
     rules: dict[str, ClassifyRule | None] = {}
     for platform in platforms:
-        adapter: Adapter = build_adapter(directory().route(platform, "platform").adapter, settings)
+        try:
+            adapter: Adapter = build_adapter(
+                directory().route(platform, "platform").adapter, settings
+            )
+        except (AdapterError, ValidationError):
+            # Classification needs no credentials; an adapter that cannot be built without
+            # them simply contributes no rule, and the generic rules decide.
+            rules[platform] = None
+            continue
         rules[platform] = adapter.classify
     return rules
 

@@ -44,6 +44,8 @@ removed | rejected. Unknown id: 404. ``GET /api/v1/reports?channel=&url=`` lists
 
 Simulator controls (not part of the "platform"): ``GET /_sim/stats`` answers
 ``{"report_posts": {url: count}}``, counting every authenticated report POST, 503s included.
+``POST /_sim/fail-next`` ``{"status": 503, "retry_after": 7, "count": 1}`` makes the next API
+calls fail with that status (see ``platform_adapters.simulators.faults``).
 """
 
 from __future__ import annotations
@@ -52,9 +54,7 @@ import argparse
 import hmac
 import html
 import re
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +66,9 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from platform_adapters.simulators.faults import FailureQueue, add_fail_next_route
+from platform_adapters.simulators.runner import LoopbackServer
 
 DEFAULT_API_TOKEN = "sandbox-token"  # noqa: S105 - a public demo default, not a secret
 FLAKY_FAILURES = 2
@@ -261,7 +264,19 @@ def create_app(
             detail = _error_items(["header", "Authorization"], message, "auth.invalid_token")
             raise HTTPException(status_code=401, detail=detail)
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+    failures = FailureQueue()
+
+    def inject_failure() -> None:
+        # Runs before the token check, so a test can fail any API call (``/_sim/fail-next``).
+        failure = failures.take()
+        if failure is not None:
+            detail = _error_items([], "injected failure", "simulator.injected")
+            headers = failure.retry_after_header()
+            raise HTTPException(status_code=failure.status, detail=detail, headers=headers)
+
+    api = APIRouter(
+        prefix="/api/v1", dependencies=[Depends(inject_failure), Depends(require_token)]
+    )
 
     @api.post("/reports")
     async def submit_report(request: Request) -> JSONResponse:
@@ -331,6 +346,8 @@ def create_app(
             return _video_page(SOFT_REMOVED_TITLE, text, 200)
         return _video_page("Page not found", "This video has been removed.", 404)
 
+    add_fail_next_route(app, failures)
+
     @app.get("/_sim/stats")
     def simulator_stats() -> dict[str, dict[str, int]]:
         return {"report_posts": state.post_counts()}
@@ -338,7 +355,7 @@ def create_app(
     return app
 
 
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """Runs the sandbox on a loopback port in a background thread; use as a context manager."""
 
     def __init__(
@@ -351,59 +368,10 @@ class SandboxServer:
         api_token: str = DEFAULT_API_TOKEN,
         startup_timeout: float = 10.0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.startup_timeout = startup_timeout
-        self.app = create_app(api_token=api_token, ack_after=ack_after, decide_after=decide_after)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The server's root URL, e.g. ``http://127.0.0.1:54321``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> None:
-        """Bind, start serving in a thread and wait until the server accepts requests."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # Binding here (not in uvicorn) lets port 0 pick a free port we can read back.
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
-        self.port = listener.getsockname()[1]
-        self._socket = listener
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [listener]}, name="sandbox-server"
+        app = create_app(api_token=api_token, ack_after=ack_after, decide_after=decide_after)
+        super().__init__(
+            app, host=host, port=port, startup_timeout=startup_timeout, name="sandbox-server"
         )
-        self._thread.daemon = True
-        self._thread.start()
-        deadline = time.monotonic() + self.startup_timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("sandbox server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        """Ask the server to finish and wait for its thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=self.startup_timeout)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-
-    def __enter__(self) -> SandboxServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exception_info: object) -> None:
-        self.stop()
 
 
 def main(arguments: list[str] | None = None) -> None:

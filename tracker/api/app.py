@@ -6,6 +6,7 @@ from tracker.alerts.views import router as alerts_router
 from tracker.api.errors import install_error_handlers
 from tracker.api.health import router as health_router
 from tracker.cases.views import router as cases_router
+from tracker.channels.views import router as channels_router
 from tracker.db import Database
 from tracker.filings.views import router as filings_router
 from tracker.organisations.views import router as users_router
@@ -39,6 +40,7 @@ def create_app(database: Database) -> FastAPI:
         users_router,
         policies_router,
         alerts_router,
+        channels_router,
     ):
         api.include_router(router)
     app.include_router(api)

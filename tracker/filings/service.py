@@ -101,6 +101,7 @@ class ClaimedFiling:
     """A filing a worker now holds, with the request to send."""
 
     filing_id: int
+    organisation_id: int
     adapter: str
     request: FilingRequest
     started_at: datetime
@@ -151,7 +152,11 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
         channel_params=dict(filing.channel_params or {}),
     )
     return ClaimedFiling(
-        filing_id=filing_id, adapter=filing.adapter, request=request, started_at=now
+        filing_id=filing_id,
+        organisation_id=filing.organisation_id,
+        adapter=filing.adapter,
+        request=request,
+        started_at=now,
     )
 
 

@@ -114,8 +114,23 @@ class TransitionPublic(BaseModel):
     actor: str
 
 
+class LadderStep(BaseModel):
+    """One rung of the report's ladder and where a filing there goes, and why."""
+
+    rung_index: int
+    target: str
+    deadline: str
+    legal_basis: str
+    is_current: bool
+    adapter: str
+    channel_kind: str
+    via: str = Field(description="platform: its own channel; intermediary; fallback: none known")
+    channel: dict[str, Any]
+
+
 class ReportDetail(ReportPublic):
     policy: dict[str, Any]
+    ladder: list[LadderStep]
     filings: list[FilingPublic]
     checks: list[CheckPublic]
     transitions: list[TransitionPublic]

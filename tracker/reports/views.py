@@ -1,21 +1,26 @@
 """HTTP endpoints for reports: bulk intake, listing, the full timeline, re-check requests."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from tracker.api.deps import CaseworkerDep, Limit, Offset, PrincipalDep, SessionDep
+from tracker.channels import directory
 from tracker.filings.models import Filing
 from tracker.filings.service import attempts_of
 from tracker.filings.views import filing_public
 from tracker.policies.models import PolicyVersion
+from tracker.policies.schema import Policy
 from tracker.policies.service import as_policy
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.reports.schemas import (
     CheckPublic,
     IntakeAnswer,
+    LadderStep,
     RecheckAnswer,
     ReportDetail,
     ReportPage,
@@ -142,9 +147,11 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
     policy_row = session.get(PolicyVersion, report.policy_version_id)
     assert policy_row is not None
     base = report_public(report, _RungTargets(session)(report))
+    policy = as_policy(policy_row)
     return ReportDetail(
         **base.model_dump(),
-        policy=as_policy(policy_row).model_dump(mode="json"),
+        policy=policy.model_dump(mode="json"),
+        ladder=ladder(report, policy),
         filings=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
         checks=[
             CheckPublic.model_validate(check, from_attributes=True) for check in parts["checks"]
@@ -154,6 +161,27 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
             for item in parts["transitions"]
         ],
     )
+
+
+def ladder(report: Report, policy: Policy) -> list[LadderStep]:
+    """Every rung of the report's policy with the channel the directory routes it to."""
+    steps = []
+    for index, rung in enumerate(policy.rungs):
+        route = directory().route(report.platform, rung.target)
+        steps.append(
+            LadderStep(
+                rung_index=index,
+                target=rung.target,
+                deadline=TypeAdapter(timedelta).dump_python(rung.deadline, mode="json"),
+                legal_basis=rung.legal_basis,
+                is_current=index == report.rung_index,
+                adapter=route.adapter,
+                channel_kind=route.kind,
+                via=route.via,
+                channel=dict(route.params),
+            )
+        )
+    return steps
 
 
 @router.post(

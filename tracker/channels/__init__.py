@@ -1,4 +1,4 @@
-"""The channel directory as this process is configured (the sandbox simulator's host added)."""
+"""Channels: the directory of where reports go, and the credentials each channel uses."""
 
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -9,6 +9,6 @@ from tracker.settings import get_settings
 
 @lru_cache(maxsize=1)
 def directory() -> Directory:
-    """The directory for the current settings."""
+    """The directory for the current settings (the sandbox simulator's host added)."""
     sandbox_host = urlsplit(get_settings().sandbox_base_url).hostname
     return load_directory({sandbox_host: "sandbox"} if sandbox_host else {})
