@@ -186,7 +186,7 @@ def test_plugin_entry_points_register_adapters() -> None:
     adapters = load_adapters(BUILT_IN, [entry_point("fake", f"{__name__}:PluginAdapter")])
 
     assert adapters["plugin-fake"] is PluginAdapter
-    assert set(adapters) == {"sandbox", "email", "manual", "plugin-fake"}
+    assert set(adapters) == {adapter.slug for adapter in BUILT_IN} | {"plugin-fake"}
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def serve(
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="Queues to consume")] = (
-        "filing,polling,rechecks,escalation"
+        "filing,polling,rechecks,escalation,notifications"
     ),
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo")] = "prefork",

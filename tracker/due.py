@@ -14,8 +14,21 @@ from sqlmodel import Session, col
 
 from tracker.db import utcnow
 from tracker.filings.models import Filing, FilingStatus
-from tracker.reports.lifecycle import CHECKED, ON_THE_CLOCK
+from tracker.notifications.models import DeliveryStatus, NotificationDelivery
+from tracker.reports.lifecycle import CHECKED, ON_THE_CLOCK, STALE, ReportState
 from tracker.reports.models import Report
+
+#: States in which a report not yet removed gets its parallel tracks opened.
+PARALLEL_ELIGIBLE = frozenset(
+    {
+        ReportState.FILED,
+        ReportState.ACKNOWLEDGED,
+        ReportState.ESCALATED,
+        ReportState.EXHAUSTED,
+        ReportState.PAUSED,
+        ReportState.AWAITING_MANUAL,
+    }
+)
 
 
 def _claim(
@@ -24,7 +37,7 @@ def _claim(
     lease_column: Any,
     conditions: list[ColumnElement[bool]],
     order_by: Any,
-    lease_until: datetime,
+    lease_until: datetime | None,
     limit: int,
     now: datetime,
     extra_values: dict[str, Any] | None = None,
@@ -113,4 +126,68 @@ def claim_due_polls(*, session: Session, lease_seconds: float, limit: int) -> li
         now + timedelta(seconds=lease_seconds),
         limit,
         now,
+    )
+
+
+def claim_due_warnings(*, session: Session, limit: int) -> list[int]:
+    """Reports at the warning fraction of their deadline (the warning time is consumed)."""
+    now = utcnow()
+    return _claim(
+        session,
+        Report,
+        col(Report.warn_at),
+        [col(Report.warn_at) <= now, col(Report.state).in_(list(ON_THE_CLOCK))],
+        col(Report.warn_at),
+        None,
+        limit,
+        now,  # type: ignore[arg-type]
+    )
+
+
+def claim_due_reminders(*, session: Session, interval_seconds: float, limit: int) -> list[int]:
+    """Reports waiting on a person whose reminder is due; the next one is set in the claim."""
+    now = utcnow()
+    return _claim(
+        session,
+        Report,
+        col(Report.remind_at),
+        [col(Report.remind_at) <= now, col(Report.state).in_(list(STALE))],
+        col(Report.remind_at),
+        now + timedelta(seconds=interval_seconds),
+        limit,
+        now,
+    )
+
+
+def claim_due_parallel(*, session: Session, limit: int) -> list[int]:
+    """Reports not removed quickly whose parallel tracks (search delisting) are due to open."""
+    now = utcnow()
+    return _claim(
+        session,
+        Report,
+        col(Report.parallel_due_at),
+        [col(Report.parallel_due_at) <= now, col(Report.state).in_(list(PARALLEL_ELIGIBLE))],
+        col(Report.parallel_due_at),
+        None,
+        limit,
+        now,  # type: ignore[arg-type]
+    )
+
+
+def claim_due_deliveries(*, session: Session, lease_seconds: float, limit: int) -> list[int]:
+    """Notification deliveries waiting to be (re)sent, or orphaned by a dead worker."""
+    now = utcnow()
+    return _claim(
+        session,
+        NotificationDelivery,
+        col(NotificationDelivery.lease_until),
+        [
+            col(NotificationDelivery.status).in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            col(NotificationDelivery.next_attempt_at) <= now,
+        ],
+        col(NotificationDelivery.next_attempt_at),
+        now + timedelta(seconds=lease_seconds),
+        limit,
+        now,
+        extra_values={"status": DeliveryStatus.PENDING},
     )

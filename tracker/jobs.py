@@ -24,6 +24,7 @@ class JobKind(enum.StrEnum):
     POLL = "poll_filing"
     RECHECK = "recheck_batch"
     ESCALATE = "escalate_report"
+    DELIVER = "deliver_notification"
 
 
 Dispatcher = Callable[[JobKind, tuple[Any, ...]], None]

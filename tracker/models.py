@@ -6,6 +6,7 @@ from tracker.cases.models import Case
 from tracker.channels.models import ChannelCredential
 from tracker.checks.models import Check
 from tracker.filings.models import Filing, FilingAttempt
+from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.models import ApiKey, Organisation, User
 from tracker.policies.models import PolicyVersion
 from tracker.reports.models import Report, ReportTransition
@@ -19,6 +20,8 @@ __all__ = [
     "Check",
     "Filing",
     "FilingAttempt",
+    "Notification",
+    "NotificationDelivery",
     "Organisation",
     "PolicyVersion",
     "Report",

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     filing_max_attempts: int = 8
     filing_retry_base_seconds: float = 30.0
 
+    # Escalation in depth: warn the caseworker at this fraction of a deadline, remind them
+    # while a report waits on a person, and notify by e-mail and signed webhook.
+    deadline_warning_fraction: float = Field(default=0.75, gt=0, lt=1)
+    reminder_interval_seconds: float = 86400.0
+    notification_max_attempts: int = 8
+    notification_retry_base_seconds: float = 30.0
+    webhook_timeout_seconds: float = 10.0
+    # Watchdog: a due check older than this means the checker stopped; N failures in a row
+    # on one channel or host raise an alert.
+    checker_stall_seconds: float = 900.0
+    failure_alert_threshold: int = 5
+
     # Where platforms are.
     sandbox_base_url: str = "http://127.0.0.1:8765"
     sandbox_api_token: SecretStr = SecretStr("sandbox-token")

@@ -11,6 +11,7 @@ QUEUES = {
     JobKind.POLL: "polling",
     JobKind.RECHECK: "rechecks",
     JobKind.ESCALATE: "escalation",
+    JobKind.DELIVER: "notifications",
 }
 
 

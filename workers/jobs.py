@@ -34,11 +34,13 @@ from tracker.filings.service import (
     record_poll,
     record_receipt,
 )
+from tracker.notifications.service import claim_delivery, record_delivery
 from tracker.reports.lifecycle import CHECKED
 from tracker.reports.models import Report
 from tracker.reports.transitions import StaleState
 from tracker.runtime import database
 from tracker.settings import get_settings
+from workers.notify import send_email, send_webhook
 from workers.recheck.engine import CheckOutcome, build_client, check_batch
 
 logger = logging.getLogger(__name__)
@@ -216,9 +218,32 @@ def escalate_report(report_id: int, *, db: Database | None = None) -> bool:
         return False
 
 
+def deliver_notification(delivery_id: int, *, db: Database | None = None) -> str:
+    """Send one notification delivery (e-mail or signed webhook) and record the attempt."""
+    db = db or database()
+    with db.transaction() as session:
+        claim = claim_delivery(session=session, delivery_id=delivery_id)
+    if claim is None:
+        return "skipped"
+    settings = get_settings()
+    sender = send_webhook if claim.channel == "webhook" else send_email
+    result = sender(claim, settings)
+    with db.transaction() as session:
+        record_delivery(
+            session=session,
+            delivery_id=delivery_id,
+            ok=result.ok,
+            response_status=result.response_status,
+            error=result.error,
+            retryable=result.retryable,
+        )
+    return "delivered" if result.ok else "failed"
+
+
 JOBS = {
     "file_filing": file_filing,
     "poll_filing": poll_filing,
     "recheck_batch": recheck_batch,
     "escalate_report": escalate_report,
+    "deliver_notification": deliver_notification,
 }

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlmodel import col, select
 
+from tracker.alerts.watchdog import run_watchdog
 from tracker.db import Database
 from tracker.due import (
     claim_due_checks,
+    claim_due_deliveries,
     claim_due_escalations,
     claim_due_filings,
+    claim_due_parallel,
     claim_due_polls,
+    claim_due_reminders,
+    claim_due_warnings,
 )
+from tracker.filings.service import open_parallel_tracks
 from tracker.jobs import JobKind, send_now
+from tracker.notifications.models import NotificationKind
+from tracker.notifications.service import notify
+from tracker.reports.models import Report
 from tracker.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,11 +79,90 @@ def sweep_escalations(db: Database, settings: Settings) -> int:
     return len(ids)
 
 
+def sweep_warnings(db: Database, settings: Settings) -> int:
+    """Warn the caseworker of reports at the warning fraction of their deadline."""
+    with db.transaction() as session:
+        ids = claim_due_warnings(session=session, limit=SWEEP_LIMIT)
+        for report in _reports(session, ids):
+            notify(
+                session=session,
+                report=report,
+                kind=NotificationKind.DEADLINE_WARNING,
+                message=f"Report {report.id}: {settings.deadline_warning_fraction:.0%} of the "
+                f"deadline has passed; it falls due at {_when(report.deadline_at)} and the "
+                f"content was last seen {report.last_verdict or 'unchecked'}",
+            )
+    return len(ids)
+
+
+def sweep_reminders(db: Database, settings: Settings) -> int:
+    """Remind the caseworker of reports waiting on a person."""
+    with db.transaction() as session:
+        ids = claim_due_reminders(
+            session=session, limit=SWEEP_LIMIT, interval_seconds=settings.reminder_interval_seconds
+        )
+        for report in _reports(session, ids):
+            notify(
+                session=session,
+                report=report,
+                kind=NotificationKind.REMINDER,
+                message=f"Report {report.id} is still {report.state}: "
+                f"{REMINDER_TEXT.get(report.state, 'it needs you')}",
+            )
+    return len(ids)
+
+
+def sweep_parallel(db: Database, settings: Settings) -> int:
+    """Open the parallel tracks (search delisting) of reports not removed quickly."""
+    with db.transaction() as session:
+        ids = claim_due_parallel(session=session, limit=SWEEP_LIMIT)
+        for report in _reports(session, ids):
+            open_parallel_tracks(session=session, report=report)
+    return len(ids)
+
+
+def sweep_deliveries(db: Database, settings: Settings) -> int:
+    """Send notification deliveries that are due (new, retrying, or orphaned)."""
+    with db.transaction() as session:
+        ids = claim_due_deliveries(
+            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
+        )
+    for delivery_id in ids:
+        send_now(JobKind.DELIVER, delivery_id)
+    return len(ids)
+
+
+def watchdog(db: Database, settings: Settings) -> int:
+    """Raise or resolve alerts for a stalled checker, failing channels, unreachable hosts."""
+    with db.transaction() as session:
+        return len(run_watchdog(session=session, settings=settings))
+
+
+REMINDER_TEXT = {
+    "awaiting_manual": "its web-form packet waits to be submitted and confirmed",
+    "exhausted": "every rung was tried; decide the next step",
+    "paused": "its clock is paused; resume it when you can",
+}
+
+
+def _reports(session, ids: list[int]) -> list[Report]:  # type: ignore[no-untyped-def]
+    return list(session.exec(select(Report).where(col(Report.id).in_(ids))).all())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
+
+
 SWEEPS: dict[str, Callable[[Database, Settings], int]] = {
     "sweep_filings": sweep_filings,
     "sweep_polls": sweep_polls,
     "sweep_checks": sweep_checks,
     "sweep_escalations": sweep_escalations,
+    "sweep_warnings": sweep_warnings,
+    "sweep_reminders": sweep_reminders,
+    "sweep_parallel": sweep_parallel,
+    "sweep_deliveries": sweep_deliveries,
+    "watchdog": watchdog,
 }
 
 

@@ -26,3 +26,9 @@ def recheck_batch(report_ids: list[int]) -> int:
 def escalate_report(report_id: int) -> bool:
     """Escalate one overdue report if it is still not removed."""
     return jobs.escalate_report(report_id)
+
+
+@app.task(name="tracker.deliver_notification")
+def deliver_notification(delivery_id: int) -> str:
+    """Send one notification delivery."""
+    return jobs.deliver_notification(delivery_id)

@@ -9,6 +9,7 @@ from tracker.cases.views import router as cases_router
 from tracker.channels.views import router as channels_router
 from tracker.db import Database
 from tracker.filings.views import router as filings_router
+from tracker.notifications.views import router as notifications_router
 from tracker.organisations.views import router as users_router
 from tracker.policies.views import router as policies_router
 from tracker.reports.views import router as reports_router
@@ -41,6 +42,7 @@ def create_app(database: Database) -> FastAPI:
         policies_router,
         alerts_router,
         channels_router,
+        notifications_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -1,5 +1,6 @@
 """Liveness, readiness and metrics."""
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +11,7 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from tracker.alerts.models import Alert
+from tracker.alerts.watchdog import oldest_overdue_check
 from tracker.db import Database, utcnow
 from tracker.reports.lifecycle import ON_THE_CLOCK
 from tracker.reports.models import Report
@@ -42,19 +44,25 @@ def readyz(request: Request) -> JSONResponse:
     try:
         with database.session() as session:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-            checks["open_alerts"] = session.exec(
-                select(func.count()).select_from(Alert).where(col(Alert.resolved_at).is_(None))
-            ).one()
+            open_kinds = session.exec(
+                select(Alert.kind).where(col(Alert.resolved_at).is_(None)).distinct()
+            ).all()
+            checks["open_alerts"] = sorted(open_kinds)
+            oldest = oldest_overdue_check(session=session, now=utcnow())
         checks["database"] = "ok"
+        stall = timedelta(seconds=get_settings().checker_stall_seconds)
+        checks["checker"] = "stalled" if oldest and utcnow() - oldest > stall else "ok"
     except Exception:
         checks["database"] = "unavailable"
     settings = get_settings()
     if settings.run_mode is RunMode.DISTRIBUTED:
         checks["broker"] = "ok" if _redis_ok(settings.redis_url) else "unavailable"
     ready = all(value != "unavailable" for value in checks.values())
+    # A stalled checker or an open alert does not stop the API serving: it reports degraded.
+    degraded = checks.get("checker") == "stalled" or bool(checks.get("open_alerts"))
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
     return JSONResponse(
-        status_code=200 if ready else 503,
-        content={"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503, content={"status": status, "checks": checks}
     )
 
 
@@ -67,6 +75,11 @@ def metrics(request: Request) -> Response:
         "tracker_reports", "Reports by state and platform", ["state", "platform"], registry=registry
     )
     overdue = Gauge("tracker_reports_overdue", "Reports past their deadline", registry=registry)
+    stalled_for = Gauge(
+        "tracker_oldest_due_check_age_seconds",
+        "Age of the most overdue re-check (0 when none is due)",
+        registry=registry,
+    )
     alerts = Gauge("tracker_alerts_open", "Open alerts by kind", ["kind"], registry=registry)
     with database.session() as session:
         for state, platform, count in session.exec(
@@ -89,4 +102,6 @@ def metrics(request: Request) -> Response:
             .group_by(Alert.kind)
         ).all():
             alerts.labels(kind=kind).set(count)
+        oldest = oldest_overdue_check(session=session, now=utcnow())
+        stalled_for.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

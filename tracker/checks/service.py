@@ -10,6 +10,8 @@ from tracker.checks.models import Check
 from tracker.db import utcnow
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
 from tracker.filings.service import open_filing
+from tracker.notifications.models import NotificationKind
+from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
@@ -73,6 +75,12 @@ def record_check(
     watch = settings.watch_schedule_seconds
     if verdict == REMOVED:
         report.consecutive_removed += 1
+        if report.consecutive_removed == 1:
+            report.first_removed_at = checked_at
+        spacing = timedelta(seconds=settings.confirm_interval_seconds)
+        # Confirmations must be spaced in time: a burst of checks (say, a caseworker asking
+        # for one right after another) cannot prove removal on its own.
+        spaced = report.first_removed_at is None or checked_at - report.first_removed_at >= spacing
         if report.state == ReportState.REMOVED:
             report.watch_step += 1
             if report.watch_step >= len(watch):
@@ -86,7 +94,7 @@ def record_check(
                 )
                 return check
             report.next_check_at = now + timedelta(seconds=watch[report.watch_step])
-        elif report.consecutive_removed >= settings.removal_confirmations:
+        elif report.consecutive_removed >= settings.removal_confirmations and spaced:
             _close_open_filings(session, report_id)
             move(
                 session=session,
@@ -102,13 +110,21 @@ def record_check(
                 watch_step=0,
                 next_check_at=now + timedelta(seconds=watch[0]) if watch else None,
             )
+            notify(
+                session=session,
+                report=report,
+                kind=NotificationKind.REMOVED,
+                message=f"Report {report.id}: removal confirmed; watching for reappearance",
+            )
             return check
         else:
-            report.next_check_at = now + timedelta(seconds=settings.confirm_interval_seconds)
+            first = report.first_removed_at or checked_at
+            report.next_check_at = max(now, first + spacing)
         session.add(report)
         return check
 
     report.consecutive_removed = 0
+    report.first_removed_at = None
     if report.state == ReportState.REMOVED:
         if verdict == LIVE:
             move(
@@ -119,6 +135,12 @@ def record_check(
                 cause=f"content is live again ({reason})",
                 watch_step=0,
                 next_check_at=now + timedelta(seconds=settings.check_interval_active_seconds),
+            )
+            notify(
+                session=session,
+                report=report,
+                kind=NotificationKind.REAPPEARED,
+                message=f"Report {report.id}: the content is live again; filed again",
             )
             case = session.get(Case, report.case_id)
             if case is not None and case.authority_to_act:

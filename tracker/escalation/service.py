@@ -8,6 +8,8 @@ from tracker.alerts.service import raise_alert
 from tracker.cases.models import Case
 from tracker.db import utcnow
 from tracker.filings.service import open_filing, rung_of, supersede_open_filings
+from tracker.notifications.models import NotificationKind
+from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
@@ -31,6 +33,12 @@ def escalate(*, session: Session, report: Report, cause: str, actor: str) -> Non
             deadline_at=None,
             escalation_lease_until=None,
         )
+        notify(
+            session=session,
+            report=report,
+            kind=NotificationKind.EXHAUSTED,
+            message=f"Report {report.id}: every rung of the ladder was tried; decide next steps",
+        )
         raise_alert(
             session=session,
             kind="report.ladder_exhausted",
@@ -48,6 +56,12 @@ def escalate(*, session: Session, report: Report, cause: str, actor: str) -> Non
         rung_index=next_index,
         deadline_at=None,
         escalation_lease_until=None,
+    )
+    notify(
+        session=session,
+        report=report,
+        kind=NotificationKind.ESCALATED,
+        message=f"Report {report.id} escalated to rung {next_index} ({rung.target})",
     )
     case = session.get(Case, report.case_id)
     if case is not None and case.authority_to_act:

@@ -51,6 +51,8 @@ class Filing(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisations.id", index=True)
     rung_index: int
     rung_target: str = Field(max_length=32)
+    # "ladder": the report's current rung; "parallel": a track run alongside (search delisting).
+    track: str = Field(default="ladder", max_length=16)
     adapter: str = Field(max_length=64)
     channel_kind: str = Field(max_length=16)
     status: FilingStatus = Field(default=FilingStatus.PENDING, sa_type=String(24))

@@ -32,7 +32,7 @@ from tracker.filings.models import (
 from tracker.jobs import JobKind, enqueue_after_commit
 from tracker.organisations.models import Organisation
 from tracker.policies.models import PolicyVersion
-from tracker.policies.schema import Rung
+from tracker.policies.schema import ParallelTrack, Rung
 from tracker.policies.service import as_policy
 from tracker.reports.lifecycle import FILING_PENDING, ReportState
 from tracker.reports.models import Report
@@ -51,17 +51,35 @@ def rung_of(*, session: Session, report: Report, rung_index: int | None = None) 
     return rungs[index] if index < len(rungs) else None
 
 
-def open_filing(*, session: Session, report: Report) -> Filing:
-    """Create the filing for the report's current rung and ask for it to be submitted."""
-    rung = rung_of(session=session, report=report)
-    assert rung is not None, "open_filing past the end of the ladder"
-    route = directory().route(report.platform, rung.target)
+LADDER = "ladder"
+PARALLEL = "parallel"
+
+
+def step_of(
+    *, session: Session, report: Report, track: str, index: int
+) -> Rung | ParallelTrack | None:
+    """The rung (ladder track) or parallel track a filing belongs to."""
+    policy = session.get(PolicyVersion, report.policy_version_id)
+    assert policy is not None
+    steps = as_policy(policy).rungs if track == LADDER else as_policy(policy).parallel
+    return steps[index] if index < len(steps) else None
+
+
+def open_filing(
+    *, session: Session, report: Report, track: str = LADDER, index: int | None = None
+) -> Filing:
+    """Create a filing for the report's current rung (or a parallel track) and send it."""
+    index = report.rung_index if index is None else index
+    step = step_of(session=session, report=report, track=track, index=index)
+    assert step is not None, "open_filing past the end of the ladder"
+    route = directory().route(report.platform, step.target)
     now = utcnow()
     filing = Filing(
         report_id=report.id,
         organisation_id=report.organisation_id,
-        rung_index=report.rung_index,
-        rung_target=rung.target,
+        rung_index=index,
+        rung_target=step.target,
+        track=track,
         adapter=route.adapter,
         channel_kind=adapter_class(route.adapter).channel_kind,
         idempotency_key=uuid.uuid4().hex,
@@ -138,7 +156,7 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
     report = session.get(Report, filing.report_id)
     organisation = session.get(Organisation, filing.organisation_id)
     assert report is not None and organisation is not None
-    rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
+    rung = step_of(session=session, report=report, track=filing.track, index=filing.rung_index)
     assert rung is not None
     request = FilingRequest(
         idempotency_key=filing.idempotency_key,
@@ -160,7 +178,7 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
     )
 
 
-def deadline_text(rung: Rung) -> str:
+def deadline_text(rung: Rung | ParallelTrack) -> str:
     """The rung's deadline in words for a notice, e.g. 'within 24 hours of receipt'."""
     hours = rung.deadline.total_seconds() / 3600
     amount = f"{hours:g} hours" if hours < 72 else f"{hours / 24:g} days"
@@ -200,7 +218,7 @@ def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingRec
         filing.status = FilingStatus.AWAITING_MANUAL
         filing.packet = dict(receipt.packet or {})
         session.add(filing)
-        if report.state in FILING_PENDING:
+        if filing.track == LADDER and report.state in FILING_PENDING:
             move(
                 session=session,
                 report=report,
@@ -230,8 +248,9 @@ def mark_submitted(
     actor: str,
     cause: str,
 ) -> None:
+    """The filing reached the platform: its deadline starts; the report goes on the clock."""
     settings = get_settings()
-    rung = rung_of(session=session, report=report, rung_index=filing.rung_index)
+    rung = step_of(session=session, report=report, track=filing.track, index=filing.rung_index)
     assert rung is not None
     now = utcnow()
     deadline_at = submitted_at + rung.deadline
@@ -243,6 +262,8 @@ def mark_submitted(
     if adapter_class(filing.adapter).can_poll:
         filing.next_poll_at = now + timedelta(seconds=settings.poll_interval_seconds)
     session.add(filing)
+    if filing.track != LADDER:
+        return  # a parallel track keeps its own deadline; the report's clock is the ladder's
     next_check = now + timedelta(seconds=settings.check_interval_active_seconds)
     if report.next_check_at is not None:
         next_check = min(next_check, report.next_check_at)
@@ -255,7 +276,34 @@ def mark_submitted(
             actor=actor,
             deadline_at=deadline_at,
             next_check_at=min(next_check, deadline_at),
+            warn_at=submitted_at + rung.deadline * settings.deadline_warning_fraction,
+            parallel_due_at=_parallel_due(session, report, submitted_at),
         )
+
+
+def _parallel_due(session: Session, report: Report, submitted_at: datetime) -> datetime | None:
+    """When the parallel tracks start: counted from the first filing, opened only once."""
+    if report.parallel_due_at is not None:
+        return report.parallel_due_at
+    policy = session.get(PolicyVersion, report.policy_version_id)
+    assert policy is not None
+    tracks = as_policy(policy).parallel
+    opened = session.exec(
+        select(Filing.id).where(Filing.report_id == report.id, Filing.track == PARALLEL)
+    ).first()
+    if not tracks or opened is not None:
+        return None
+    return submitted_at + min(track.start_after for track in tracks)
+
+
+def open_parallel_tracks(*, session: Session, report: Report) -> list[Filing]:
+    """Open every parallel track of the report's policy (the sweep calls this when due)."""
+    policy = session.get(PolicyVersion, report.policy_version_id)
+    assert policy is not None
+    return [
+        open_filing(session=session, report=report, track=PARALLEL, index=index)
+        for index in range(len(as_policy(policy).parallel))
+    ]
 
 
 def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError) -> str | None:
@@ -301,6 +349,8 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
     _attempt(session, claim, AttemptOutcome.PERMANENT_ERROR, error.http_status, error.message)
     filing.status = FilingStatus.FAILED
     session.add(filing)
+    if filing.track != LADDER:
+        return None  # a refused parallel filing does not move the report's ladder
     return f"{filing.adapter} refused the filing: {error.message}"
 
 
@@ -350,16 +400,19 @@ def record_poll(
         filing.status = FilingStatus.REJECTED
         filing.next_poll_at = None
         session.add(filing)
+        if filing.track != LADDER:
+            return None  # a refused parallel filing does not move the report's ladder
         return f"{filing.adapter} rejected the report" + (f": {detail}" if detail else "")
     session.add(filing)
     return None
 
 
 def supersede_open_filings(*, session: Session, report_id: int) -> None:
-    """Close the report's open filings because it moved to another rung."""
+    """Close the report's open ladder filings because it moved to another rung."""
     session.execute(
         update(Filing)
         .where(col(Filing.report_id) == report_id)
+        .where(col(Filing.track) == LADDER)
         .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
         .values(status=FilingStatus.SUPERSEDED, next_poll_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False)

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from tracker.db import UTCDateTime, utcnow
+from tracker.db import EncryptedText, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -24,6 +24,8 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     contact_email: str = Field(max_length=320)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    webhook_secret: str | None = Field(default=None, sa_type=EncryptedText)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -35,6 +37,7 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     role: Role = Field(sa_type=String(16))
     is_active: bool = True
+    notification_email: str | None = Field(default=None, max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -28,6 +28,17 @@ class Rung(BaseModel):
     note: str | None = None
 
 
+class ParallelTrack(BaseModel):
+    """A channel filed alongside the ladder once a report is not removed quickly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: RungTarget
+    start_after: timedelta = Field(description="after the first filing, e.g. PT24H")
+    deadline: timedelta
+    legal_basis: str
+
+
 class Policy(BaseModel):
     """One version of one jurisdiction's policy."""
 
@@ -41,3 +52,4 @@ class Policy(BaseModel):
     source: str
     confidence: Literal["confirmed", "secondary", "unconfirmed"] = "confirmed"
     rungs: tuple[Rung, ...] = Field(min_length=1)
+    parallel: tuple[ParallelTrack, ...] = ()

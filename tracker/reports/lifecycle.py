@@ -2,6 +2,8 @@
 
 ```
 logged ──► filed ──► acknowledged ──► removed ──► closed   (watch schedule ends)
+             │            │
+             └─► paused ◄─┘  (clock stopped: waiting for the victim / platform asked for more)
   │          │            │             │
   │          └────────────┴─► escalated ─► filed (next rung) ... ─► exhausted
   └─► awaiting_manual ─► filed (caseworker confirmed with the platform's reference)
@@ -23,6 +25,7 @@ class ReportState(enum.StrEnum):
     REMOVED = "removed"
     REAPPEARED = "reappeared"
     EXHAUSTED = "exhausted"  # every rung of the ladder tried; a person must decide
+    PAUSED = "paused"  # the clock is stopped: waiting for the victim, or the platform asked
     CLOSED = "closed"
 
 
@@ -32,9 +35,11 @@ ALLOWED_TRANSITIONS: dict[ReportState, frozenset[ReportState]] = {
     S.LOGGED: frozenset(
         {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
     ),
-    S.AWAITING_MANUAL: frozenset({S.FILED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
-    S.FILED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
-    S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}),
+    S.AWAITING_MANUAL: frozenset(
+        {S.FILED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.PAUSED, S.CLOSED}
+    ),
+    S.FILED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.PAUSED, S.CLOSED}),
+    S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.PAUSED, S.CLOSED}),
     S.ESCALATED: frozenset(
         {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
     ),
@@ -43,6 +48,7 @@ ALLOWED_TRANSITIONS: dict[ReportState, frozenset[ReportState]] = {
         {S.FILED, S.AWAITING_MANUAL, S.ESCALATED, S.EXHAUSTED, S.REMOVED, S.CLOSED}
     ),
     S.EXHAUSTED: frozenset({S.REMOVED, S.CLOSED}),
+    S.PAUSED: frozenset({S.FILED, S.ACKNOWLEDGED, S.AWAITING_MANUAL, S.REMOVED, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
 
@@ -50,6 +56,10 @@ ALLOWED_TRANSITIONS: dict[ReportState, frozenset[ReportState]] = {
 ON_THE_CLOCK = frozenset({S.FILED, S.ACKNOWLEDGED})
 #: States waiting for a filing to go out at the current rung.
 FILING_PENDING = frozenset({S.LOGGED, S.ESCALATED, S.REAPPEARED})
+#: States in which the clock can be stopped.
+PAUSABLE = frozenset({S.FILED, S.ACKNOWLEDGED, S.AWAITING_MANUAL})
+#: States that wait on a person: the assigned caseworker is reminded while they last.
+STALE = frozenset({S.AWAITING_MANUAL, S.EXHAUSTED, S.PAUSED})
 #: States that are still being re-checked.
 CHECKED = frozenset(set(ReportState) - {S.CLOSED})
 

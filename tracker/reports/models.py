@@ -17,6 +17,9 @@ class Report(SQLModel, table=True):
         Index("ix_reports_next_check_at", "next_check_at"),
         Index("ix_reports_deadline_at", "deadline_at"),
         Index("ix_reports_org_state", "organisation_id", "state"),
+        Index("ix_reports_warn_at", "warn_at"),
+        Index("ix_reports_remind_at", "remind_at"),
+        Index("ix_reports_parallel_due_at", "parallel_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -34,6 +37,14 @@ class Report(SQLModel, table=True):
     check_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalation_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consecutive_removed: int = 0
+    first_removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Pause-the-clock: the state to return to and the deadline time left when paused.
+    paused_from_state: str | None = Field(default=None, max_length=24)
+    pause_reason: str | None = Field(default=None, max_length=32)
+    paused_remaining_seconds: float | None = None
+    warn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # pre-breach warning
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # while stale
+    parallel_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     watch_step: int = 0
     last_verdict: str | None = Field(default=None, max_length=24)
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -54,6 +54,8 @@ class ReportPublic(BaseModel):
     last_verdict: str | None
     last_checked_at: datetime | None
     consecutive_removed: int
+    pause_reason: str | None = None
+    paused_remaining_seconds: float | None = None
     created_at: datetime
     updated_at: datetime
 

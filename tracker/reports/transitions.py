@@ -1,13 +1,15 @@
 """Moving a report between states: compare-and-set on the state, with the cause recorded."""
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session
 
 from tracker.db import utcnow
-from tracker.reports.lifecycle import ReportState, ensure_allowed
+from tracker.reports.lifecycle import ON_THE_CLOCK, STALE, ReportState, ensure_allowed
 from tracker.reports.models import Report, ReportTransition
+from tracker.settings import get_settings
 
 
 class StaleState(Exception):
@@ -28,6 +30,12 @@ def move(
     ensure_allowed(from_state, to_state)
     session.flush()
     now = utcnow()
+    # Clocks that belong to states: a warning only while on the clock, reminders while stale.
+    if to_state not in ON_THE_CLOCK:
+        fields.setdefault("warn_at", None)
+    if "remind_at" not in fields:
+        interval = timedelta(seconds=get_settings().reminder_interval_seconds)
+        fields["remind_at"] = now + interval if to_state in STALE else None
     result = session.execute(
         update(Report)
         .where(Report.id == report.id, Report.state == from_state)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlmodel import Session
 
 from tracker.api.deps import CaseworkerDep, Limit, Offset, PrincipalDep, SessionDep
@@ -15,6 +15,7 @@ from tracker.filings.views import filing_public
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import Policy
 from tracker.policies.service import as_policy
+from tracker.reports.clock import PauseReason, pause, resume
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.reports.schemas import (
@@ -75,6 +76,8 @@ def report_public(report: Report, rung_target: str | None) -> ReportPublic:
         last_verdict=report.last_verdict,
         last_checked_at=report.last_checked_at,
         consecutive_removed=report.consecutive_removed,
+        pause_reason=report.pause_reason,
+        paused_remaining_seconds=report.paused_remaining_seconds,
         created_at=report.created_at,
         updated_at=report.updated_at,
     )
@@ -195,6 +198,31 @@ def recheck(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Re
     session.commit()
     assert report.id is not None and report.next_check_at is not None
     return RecheckAnswer(report_id=report.id, next_check_at=report.next_check_at)
+
+
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: PauseReason = Field(description="Why the clock stops")
+
+
+@router.post("/reports/{report_id}/pause", response_model=ReportPublic)
+def pause_(
+    report_id: int, data: PauseRequest, session: SessionDep, principal: CaseworkerDep
+) -> ReportPublic:
+    """Stop the report's deadline clock (waiting for the victim, or the platform asked for
+    more information). Re-checks go on; the time left is given back on resume."""
+    report = pause(session=session, principal=principal, report_id=report_id, reason=data.reason)
+    session.commit()
+    return report_public(report, _RungTargets(session)(report))
+
+
+@router.post("/reports/{report_id}/resume", response_model=ReportPublic)
+def resume_(report_id: int, session: SessionDep, principal: CaseworkerDep) -> ReportPublic:
+    """Restart the clock: the deadline moves on by the time it was paused."""
+    report = resume(session=session, principal=principal, report_id=report_id)
+    session.commit()
+    return report_public(report, _RungTargets(session)(report))
 
 
 @router.get("/summary", tags=["dashboards"])

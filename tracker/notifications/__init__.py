@@ -1,0 +1,1 @@
+"""Notifications to the assigned caseworker, by e-mail and by signed webhook."""
