@@ -106,7 +106,7 @@ def open_filings_for_case(*, session: Session, case: Case) -> list[Filing]:
     for report in reports:
         has_open = session.exec(
             select(Filing.id)
-            .where(Filing.report_id == report.id)
+            .where(Filing.report_id == report.id, Filing.track == LADDER)
             .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
         ).first()
         if has_open is None:
