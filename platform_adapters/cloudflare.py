@@ -169,12 +169,16 @@ class CloudflareAdapter(Adapter):
         if earlier is not None:
             return _receipt(earlier[0], earlier[1], http_status=200)
         posted_at = datetime.now(UTC)
-        response = self._request("POST", f"/abuse-reports/{REPORT_TYPE}", json=self._body(request, urls))
+        response = self._request(
+            "POST", f"/abuse-reports/{REPORT_TYPE}", json=self._body(request, urls)
+        )
         if response.status_code != 200:
             raise _error_for(response)
         body = json_body(response, platform="cloudflare")
         if not isinstance(body, dict) or body.get("success") is not True:
-            raise PermanentError(f"cloudflare refused the report: {_messages(body)}", http_status=200)
+            raise PermanentError(
+                f"cloudflare refused the report: {_messages(body)}", http_status=200
+            )
         found = self._find_report(urls, host, since=posted_at - CLOCK_SKEW)
         if found is None:
             pending = f"{PENDING_PREFIX}{request.idempotency_key}:{urls[0]}"
@@ -323,7 +327,9 @@ def _messages(body: object) -> str:
     if not isinstance(errors, list) or not errors:
         return "no detail"
     parts = [
-        f"{item.get('message', '')} ({item.get('code')})" if item.get("code") else str(item.get("message", ""))
+        f"{item.get('message', '')} ({item.get('code')})"
+        if item.get("code")
+        else str(item.get("message", ""))
         for item in errors
         if isinstance(item, dict)
     ]
@@ -344,5 +350,7 @@ def _error_for(response: httpx.Response) -> Exception:
         )
     if status in (401, 403):
         # 401: the account lacks the abuse-reports entitlement; 403: the token is refused.
-        return InvalidCredentialsError(f"cloudflare refused access ({status}): {detail}", http_status=status)
+        return InvalidCredentialsError(
+            f"cloudflare refused access ({status}): {detail}", http_status=status
+        )
     return PermanentError(f"cloudflare answered {status}: {detail}", http_status=status)

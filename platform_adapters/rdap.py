@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from platform_adapters.base import PermanentError, TransientError
 from platform_adapters.http_transport import retry_after_seconds, send_request
 
@@ -146,7 +144,8 @@ class RdapClient:
             return None
         # The registrar's abuse contact first (ICANN RDAP profile); any abuse entity after.
         for role_path, entity in _entities(document):
-            if role_path[:1] == ("registrar",) and "abuse" in role_path[1:]:
+            is_under_registrar = len(role_path) > 1 and "registrar" in role_path[0].split("+")
+            if is_under_registrar and "abuse" in (entity.get("roles") or []):
                 contact = _contact(entity, url, role_path)
                 if contact is not None:
                     return contact
@@ -293,7 +292,7 @@ def _contact(
 
 
 def _jcard_properties(vcard_array: Any) -> list[tuple[str, str]]:
-    """(name, text value) pairs of a jCard (RFC 7095): ``["vcard", [[name, params, type, value]]]``."""
+    """(name, text value) pairs of a jCard (RFC 7095): ``["vcard", [[name, params, type, v]]]``."""
     if not (isinstance(vcard_array, list) and len(vcard_array) == 2):
         return []
     properties = []

@@ -12,15 +12,49 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from platform_adapters.aws_abuse import AwsAbuseAdapter
 from platform_adapters.base import Adapter, AdapterConfig
+from platform_adapters.cloudflare import CloudflareAdapter
 from platform_adapters.email import EmailAdapter
 from platform_adapters.manual import ManualAdapter
+from platform_adapters.rdap_email import RdapEmailAdapter
+from platform_adapters.reddit import RedditAdapter
 from platform_adapters.sandbox import SandboxAdapter
+from platform_adapters.telegram import TelegramAdapter
+from platform_adapters.webforms.aylo import AyloWebFormAdapter
+from platform_adapters.webforms.bing import BingWebFormAdapter
+from platform_adapters.webforms.google_search import GoogleSearchWebFormAdapter
+from platform_adapters.webforms.meta import MetaWebFormAdapter
+from platform_adapters.webforms.snapchat import SnapchatWebFormAdapter
+from platform_adapters.webforms.tiktok import TikTokWebFormAdapter
+from platform_adapters.webforms.x import XWebFormAdapter
+from platform_adapters.webforms.youtube import YouTubeWebFormAdapter
+from platform_adapters.whatsapp import WhatsAppGrievanceAdapter
 
 ENTRY_POINT_GROUP = "takedown_tracker.adapters"
 
 #: Built into this package. Slugs are stored in filing rows: never rename one.
-BUILT_IN: tuple[type[Adapter], ...] = (SandboxAdapter, EmailAdapter, ManualAdapter)
+BUILT_IN: tuple[type[Adapter], ...] = (
+    SandboxAdapter,
+    EmailAdapter,
+    ManualAdapter,
+    # Channel adapters: RDAP fallback, e-mail channels, web-form packets.
+    RdapEmailAdapter,
+    TelegramAdapter,
+    WhatsAppGrievanceAdapter,
+    MetaWebFormAdapter,
+    GoogleSearchWebFormAdapter,
+    YouTubeWebFormAdapter,
+    XWebFormAdapter,
+    TikTokWebFormAdapter,
+    SnapchatWebFormAdapter,
+    AyloWebFormAdapter,
+    BingWebFormAdapter,
+    # Platform APIs: CDN and host abuse desks, Reddit's admin reports.
+    CloudflareAdapter,
+    AwsAbuseAdapter,
+    RedditAdapter,
+)
 
 
 class PluginError(RuntimeError):

@@ -143,14 +143,85 @@ def test_classify_leaves_other_platforms_pages_alone(harness: Harness) -> None:
     assert harness.adapter.classify(page) is None
 
 
+# --- the contract under platform failures (adapters whose simulator can inject them) ---------
+
+
+def failing(harness: Harness) -> Callable[[int, float | None], None]:
+    """The harness's failure injector; adapters without a simulator have nothing to inject into."""
+    if harness.inject_failure is None:
+        pytest.skip("this adapter's harness has no simulator to inject failures into")
+    return harness.inject_failure
+
+
+def test_platform_unavailable_is_transient(harness: Harness) -> None:
+    failing(harness)(503, None)
+
+    with pytest.raises(TransientError) as raised:
+        harness.adapter.file(harness.request_for(new_key()))
+
+    assert raised.value.http_status == 503
+
+
+def test_platform_throttling_carries_retry_after(harness: Harness) -> None:
+    failing(harness)(429, 7)
+
+    with pytest.raises(TransientError) as raised:
+        harness.adapter.file(harness.request_for(new_key()))
+
+    assert (raised.value.http_status, raised.value.retry_after) == (429, 7)
+
+
+def test_platform_refusing_credentials_disables_the_channel(harness: Harness) -> None:
+    failing(harness)(401, None)
+
+    with pytest.raises((InvalidCredentialsError, MissingCredentialsError)) as raised:
+        harness.adapter.file(harness.request_for(new_key()))
+
+    assert raised.value.http_status == 401
+
+
+def test_retried_filing_after_a_failure_is_one_filing(harness: Harness) -> None:
+    inject = failing(harness)
+    key = new_key()
+    inject(503, 1)
+    with pytest.raises(TransientError):
+        harness.adapter.file(harness.request_for(key))
+
+    first = harness.adapter.file(harness.request_for(key))
+    second = harness.adapter.file(harness.request_for(key))
+
+    assert first.external_ref == second.external_ref
+    if harness.filings_held is not None:
+        assert harness.filings_held(harness.request_for(key)) == 1
+
+
 # --- registry ---------------------------------------------------------------------------------
+
+
+#: Fake stored credentials for the adapters whose credentials only an admin can store.
+STORED_ONLY_CREDENTIALS: dict[str, dict[str, str]] = {
+    "cloudflare": {"account_id": "0123456789abcdef", "api_token": "fake-cloudflare-token"},
+    "aws_abuse": {"access_key_id": "AKIAFAKEFAKEFAKE0000", "secret_access_key": "fake-secret"},
+    "reddit": {
+        "client_id": "fake-client",
+        "client_secret": "fake-secret",
+        "username": "fake_bot",
+        "password": "fake-password",
+    },
+}
 
 
 def test_registry_builds_every_adapter_from_settings() -> None:
     settings = Settings(sandbox_base_url="http://127.0.0.1:9", smtp_port=2526)
 
     for slug, adapter_type in ADAPTERS.items():
-        adapter = build_adapter(slug, settings)
+        if slug in STORED_ONLY_CREDENTIALS:
+            # Their keys are never in settings: without stored ones the channel is disabled.
+            with pytest.raises(MissingCredentialsError):
+                build_adapter(slug, settings)
+            adapter = build_adapter(slug, settings, STORED_ONLY_CREDENTIALS[slug])
+        else:
+            adapter = build_adapter(slug, settings)
         assert type(adapter) is adapter_type
         assert isinstance(adapter.config, adapter_type.config_model)
     email_config = build_adapter("email", settings).config

@@ -11,10 +11,6 @@ another is ignored by the platform and moves past its deadline to the next rung.
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +19,8 @@ import httpx
 import pytest
 import redis
 from conftest import REDIS_URL, TESTS, _postgres_database
+from processes import Processes, free_port, key_from, wait_for, wait_healthy
 
-TRACKER = [sys.executable, "-m", "tracker.cli"]
 FAST = {
     "PYTHONUNBUFFERED": "1",
     "TRACKER_ENVIRONMENT": "development",
@@ -37,77 +33,6 @@ FAST = {
     "TRACKER_POLL_INTERVAL_SECONDS": "0.3",
     "TRACKER_LEASE_SECONDS": "20",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Processes:
-    """Child processes with their output in files; all stopped at the end."""
-
-    def __init__(self, directory: Path, environment: dict[str, str]) -> None:
-        self.directory = directory
-        self.environment = environment
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, *arguments: str) -> Path:
-        log = self.directory / f"{name}.log"
-        child = subprocess.Popen(  # noqa: S603
-            [*TRACKER, *arguments],
-            env=self.environment,
-            cwd=self.directory,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.children.append((name, child))
-        return log
-
-    def run(self, *arguments: str) -> str:
-        done = subprocess.run(  # noqa: S603
-            [*TRACKER, *arguments],
-            env=self.environment,
-            cwd=self.directory,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
-        return done.stdout.decode()
-
-    def stop(self) -> None:
-        for _, child in self.children:
-            child.terminate()
-        for _, child in self.children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {name}\n" + (self.directory / f"{name}.log").read_text()[-3000:]
-            for name, _ in self.children
-        )
-
-
-def wait_for(predicate, *, timeout: float, what: str, processes: Processes):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; last seen: {last}\n{processes.logs()}")
-
-
-def key_from(text: str) -> str:
-    match = re.search(r"(tk_[A-Za-z0-9_-]{20,})", text)
-    assert match, text
-    return match.group(1)
 
 
 def drive_the_path(api: str, key: str, sandbox_url: str, processes: Processes) -> None:
@@ -177,16 +102,6 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     group = Processes(tmp_path, environment)
     yield group
     group.stop()
-
-
-def wait_healthy(api: str, processes: Processes) -> None:
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{api}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, timeout=60, what="the API to start", processes=processes)
 
 
 @pytest.mark.e2e

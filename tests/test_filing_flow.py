@@ -194,13 +194,13 @@ def test_removal_seen_but_unconfirmed_holds_escalation(client, people, db, sandb
 def test_web_form_packet_round_trip_through_the_api(client, people, db):
     report_id = log_url(client, people, "https://www.facebook.com/fakeprofile/videos/1234567890")
     [filing] = filings_of(db, report_id)
-    assert (filing.adapter, filing.channel_kind) == ("manual", "webform")
+    assert (filing.adapter, filing.channel_kind) == ("meta_webform", "webform")
     jobs.file_filing(filing.id, db=db)
     assert report(db, report_id).state == "awaiting_manual"
     listing = client.get("/api/v1/filings", headers=people.auth("alice")).json()
     assert listing["total"] == 1
     item = listing["items"][0]
-    assert item["packet"]["form_url"] == "https://www.facebook.com/help/contact/567360146613371"
+    assert item["packet"]["form_url"] == "https://www.facebook.com/help/contact/144059062408922"
     assert item["deadline_at"] is None  # the clock starts only when the caseworker confirms
     assert client.get("/api/v1/filings", headers=people.auth("bob")).json()["total"] == 0
     before = utcnow()
@@ -259,10 +259,8 @@ def test_email_channel_files_a_notice_with_the_legal_basis_and_no_identity(clien
             contact={"name": "Fakename Victimson", "email": "victim@fake.example"},
         )
         [filing] = filings_of(db, report_id)
-        assert (filing.adapter, filing.channel_params) == (
-            "email",
-            {"address": "abuse@telegram.org"},
-        )
+        assert (filing.adapter, filing.channel_kind) == ("telegram", "email")
+        assert filing.channel_params["address"] == "abuse@telegram.org"
         assert jobs.file_filing(filing.id, db=db) == "filed"
         assert jobs.file_filing(filing.id, db=db) == "skipped"
     finally:
@@ -299,3 +297,34 @@ def test_manual_confirmation_in_the_future_is_refused(client, people, db):
     )
     assert naive.status_code == 422
     assert naive.json()["detail"][0]["loc"] == ["body", "submitted_at"]
+
+
+def test_identity_goes_out_only_when_required_and_consented(client, people, db):
+    from tracker.filings.service import claim_for_submission
+
+    def params_for(consent: bool, requires: bool) -> dict:
+        report_id = log_url(
+            client,
+            people,
+            f"https://files.example/v/{time.time_ns()}",
+            contact={"name": "Fakename Consenting"},
+            consent_to_share_identity=consent,
+            jurisdictions=["IN"],
+        )
+        [filing] = filings_of(db, report_id)
+        with db.transaction() as session:
+            session.execute(
+                update(Filing)
+                .where(col(Filing.id) == filing.id)
+                .values(
+                    channel_params={"requires_identity": requires, "identity": "Stored Fakename"}
+                )
+            )
+        with db.transaction() as session:
+            claim = claim_for_submission(session=session, filing_id=filing.id)
+        return dict(claim.request.channel_params)
+
+    both = params_for(consent=True, requires=True)
+    assert both["identity"] == "Fakename Consenting" and both["country"] == "India"
+    assert "identity" not in params_for(consent=False, requires=True)
+    assert "identity" not in params_for(consent=True, requires=False)

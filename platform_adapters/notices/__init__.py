@@ -90,8 +90,10 @@ def choose_template(request: FilingRequest) -> str:
 def is_identity_disclosed(channel_params: Mapping[str, Any]) -> bool:
     """Whether the affected person may be named: the channel requires it and consent was given."""
     identity = channel_params.get("identity")
-    return bool(channel_params.get("requires_identity")) and isinstance(identity, str) and bool(
-        identity.strip()
+    return (
+        bool(channel_params.get("requires_identity"))
+        and isinstance(identity, str)
+        and bool(identity.strip())
     )
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from platform_adapters.base import Adapter, FilingRequest
@@ -32,6 +33,8 @@ class Harness:
     request_for: Callable[[str], FilingRequest]
     # How many distinct filings the platform side holds for a request; None if it has no side.
     filings_held: Callable[[FilingRequest], int] | None
+    # Queues a failure (HTTP status, Retry-After seconds or None) for the adapter's next call.
+    inject_failure: Callable[[int, float | None], None] | None = None
 
 
 HarnessBuilder = Callable[[pytest.FixtureRequest], Harness]
@@ -67,6 +70,16 @@ def make_request(
         organisation_email=ORGANISATION_EMAIL,
         channel_params=params,
     )
+
+
+def failure_injector(base_url: str) -> Callable[[int, float | None], None]:
+    """An ``inject_failure`` for a simulator serving ``POST /_sim/fail-next`` at ``base_url``."""
+
+    def inject(status: int, retry_after: float | None) -> None:
+        body = {"status": status, "retry_after": retry_after, "count": 1}
+        httpx.post(f"{base_url}/_sim/fail-next", json=body, timeout=5).raise_for_status()
+
+    return inject
 
 
 def new_key() -> str:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from harnesses import Harness, harness_for, make_request
+from harnesses import Harness, failure_injector, harness_for, make_request
 from platform_adapters.base import Adapter, FilingRequest
 from platform_adapters.sandbox import SandboxAdapter, SandboxConfig
 from platform_adapters.simulators.sandbox import SandboxServer
@@ -41,4 +41,5 @@ def sandbox_harness(request: pytest.FixtureRequest) -> Harness:
         adapter=sandbox_adapter(server.base_url),
         request_for=lambda key: make_request(key, f"{server.base_url}/videos/comply-{key}"),
         filings_held=held_by_sandbox,
+        inject_failure=failure_injector(server.base_url),
     )

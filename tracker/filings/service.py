@@ -4,6 +4,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -167,7 +168,7 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
         deadline_text=deadline_text(rung),
         organisation_name=organisation.name,
         organisation_email=organisation.contact_email,
-        channel_params=dict(filing.channel_params or {}),
+        channel_params=_request_params(session, report, filing),
     )
     return ClaimedFiling(
         filing_id=filing_id,
@@ -176,6 +177,30 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
         request=request,
         started_at=now,
     )
+
+
+COUNTRY_NAMES = {"IN": "India", "US": "United States"}
+
+
+def _request_params(session: Session, report: Report, filing: Filing) -> dict[str, Any]:
+    """The channel's parameters plus what the case allows a filing to say.
+
+    The victim's identity goes out only where the channel requires it AND the case records
+    consent to share it; otherwise filings speak for the organisation alone.
+    """
+    params: dict[str, Any] = dict(filing.channel_params or {})
+    params.pop("identity", None)  # never taken from stored data, only from the case below
+    case = session.get(Case, report.case_id)
+    if case is None:
+        return params
+    country = next(
+        (COUNTRY_NAMES[code] for code in case.jurisdictions if code in COUNTRY_NAMES), None
+    )
+    if country and "country" not in params:
+        params["country"] = country
+    if params.get("requires_identity") and case.consent_to_share_identity and case.contact_name:
+        params["identity"] = case.contact_name
+    return params
 
 
 def deadline_text(rung: Rung | ParallelTrack) -> str:

@@ -1,0 +1,1 @@
+"""Reliability scenarios: real processes, real Redis and PostgreSQL, things breaking."""
