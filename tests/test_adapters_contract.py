@@ -20,6 +20,7 @@ from harnesses import (
     LEGAL_BASIS,
     ORGANISATION_EMAIL,
     ORGANISATION_NAME,
+    SIMULATED,
     Harness,
     make_request,
     new_key,
@@ -146,14 +147,25 @@ def test_classify_leaves_other_platforms_pages_alone(harness: Harness) -> None:
 # --- the contract under platform failures (adapters whose simulator can inject them) ---------
 
 
+@pytest.fixture(params=sorted(SIMULATED))
+def simulated(request: pytest.FixtureRequest) -> Harness:
+    """Every adapter whose harness runs a simulator that can inject platform failures."""
+    return HARNESSES[request.param](request)
+
+
 def failing(harness: Harness) -> Callable[[int, float | None], None]:
-    """The harness's failure injector; adapters without a simulator have nothing to inject into."""
-    if harness.inject_failure is None:
-        pytest.skip("this adapter's harness has no simulator to inject failures into")
+    """The harness's failure injector."""
+    assert harness.inject_failure is not None, "a simulated harness must inject failures"
     return harness.inject_failure
 
 
-def test_platform_unavailable_is_transient(harness: Harness) -> None:
+def test_every_api_adapter_is_tested_against_a_simulator() -> None:
+    api_adapters = {slug for slug, adapter in ADAPTERS.items() if adapter.channel_kind == "api"}
+    assert api_adapters <= SIMULATED
+
+
+def test_platform_unavailable_is_transient(simulated: Harness) -> None:
+    harness = simulated
     failing(harness)(503, None)
 
     with pytest.raises(TransientError) as raised:
@@ -162,7 +174,8 @@ def test_platform_unavailable_is_transient(harness: Harness) -> None:
     assert raised.value.http_status == 503
 
 
-def test_platform_throttling_carries_retry_after(harness: Harness) -> None:
+def test_platform_throttling_carries_retry_after(simulated: Harness) -> None:
+    harness = simulated
     failing(harness)(429, 7)
 
     with pytest.raises(TransientError) as raised:
@@ -171,7 +184,8 @@ def test_platform_throttling_carries_retry_after(harness: Harness) -> None:
     assert (raised.value.http_status, raised.value.retry_after) == (429, 7)
 
 
-def test_platform_refusing_credentials_disables_the_channel(harness: Harness) -> None:
+def test_platform_refusing_credentials_disables_the_channel(simulated: Harness) -> None:
+    harness = simulated
     failing(harness)(401, None)
 
     with pytest.raises((InvalidCredentialsError, MissingCredentialsError)) as raised:
@@ -180,7 +194,8 @@ def test_platform_refusing_credentials_disables_the_channel(harness: Harness) ->
     assert raised.value.http_status == 401
 
 
-def test_retried_filing_after_a_failure_is_one_filing(harness: Harness) -> None:
+def test_retried_filing_after_a_failure_is_one_filing(simulated: Harness) -> None:
+    harness = simulated
     inject = failing(harness)
     key = new_key()
     inject(503, 1)

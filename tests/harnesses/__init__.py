@@ -41,11 +41,19 @@ HarnessBuilder = Callable[[pytest.FixtureRequest], Harness]
 HARNESSES: dict[str, HarnessBuilder] = {}
 
 
-def harness_for(slug: str) -> Callable[[HarnessBuilder], HarnessBuilder]:
-    """Register the harness builder of adapter ``slug``."""
+#: Adapters whose harness drives a loopback simulator that can inject platform failures.
+SIMULATED: set[str] = set()
+
+
+def harness_for(
+    slug: str, *, simulated: bool = False
+) -> Callable[[HarnessBuilder], HarnessBuilder]:
+    """Register the harness builder of adapter ``slug`` (``simulated``: failures injectable)."""
 
     def register(builder: HarnessBuilder) -> HarnessBuilder:
         HARNESSES[slug] = builder
+        if simulated:
+            SIMULATED.add(slug)
         return builder
 
     return register

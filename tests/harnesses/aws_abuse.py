@@ -51,7 +51,7 @@ def held_by_aws(server: AwsAbuseServer, url: str) -> int:
     return int(stats["reports_per_url"].get(url, 0))
 
 
-@harness_for("aws_abuse")
+@harness_for("aws_abuse", simulated=True)
 def aws_abuse_harness(request: pytest.FixtureRequest) -> Harness:
     server: AwsAbuseServer = request.getfixturevalue("aws_abuse_server")
 

@@ -50,7 +50,7 @@ def held_by_cloudflare(server: CloudflareServer, url: str) -> int:
     return int(stats["reports_per_url"].get(url, 0))
 
 
-@harness_for("cloudflare")
+@harness_for("cloudflare", simulated=True)
 def cloudflare_harness(request: pytest.FixtureRequest) -> Harness:
     server: CloudflareServer = request.getfixturevalue("cloudflare_server")
 

@@ -42,7 +42,7 @@ def post_url(key: str) -> str:
     return f"https://www.reddit.com/r/fakesub/comments/{key[:10]}/fake_title/"
 
 
-@harness_for("reddit")
+@harness_for("reddit", simulated=True)
 def reddit_harness(request: pytest.FixtureRequest) -> Harness:
     server: RedditServer = request.getfixturevalue("reddit_server")
     return Harness(

@@ -25,7 +25,7 @@ def sandbox_adapter(base_url: str, token: str = "sandbox-token", timeout: float 
     return SandboxAdapter(config)
 
 
-@harness_for("sandbox")
+@harness_for("sandbox", simulated=True)
 def sandbox_harness(request: pytest.FixtureRequest) -> Harness:
     server: SandboxServer = request.getfixturevalue("sandbox_server")
 
