@@ -83,10 +83,13 @@ def drive_the_path(api: str, key: str, sandbox_url: str, processes: Processes) -
     assert moved["rung_target"] == "grievance_officer"
     escalation = next(t for t in moved["transitions"] if t["to_state"] == "escalated")
     assert "deadline passed" in escalation["cause"]
-    assert [(f["rung_target"], f["status"]) for f in moved["filings"]] == [
-        ("platform", "superseded"),
-        ("grievance_officer", "submitted"),
+    ladder = [(f["rung_target"], f["status"]) for f in moved["filings"] if f["track"] == "ladder"]
+    assert ladder == [("platform", "superseded"), ("grievance_officer", "submitted")]
+    # Not removed quickly: search delisting was opened alongside, as a packet to submit.
+    parallel = [
+        (f["rung_target"], f["status"]) for f in moved["filings"] if f["track"] == "parallel"
     ]
+    assert parallel == [("search", "awaiting_manual")]
     assert moved["last_verdict"] == "live"
     summary = client.get("/api/v1/summary").json()
     assert summary["by_state"]["removed"] == 1

@@ -44,6 +44,7 @@ def filing_public(filing: Filing, attempts: list[FilingAttempt]) -> FilingPublic
         report_id=filing.report_id,
         rung_index=filing.rung_index,
         rung_target=filing.rung_target,
+        track=filing.track,
         adapter=filing.adapter,
         channel_kind=filing.channel_kind,
         status=filing.status,

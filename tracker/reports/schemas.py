@@ -80,6 +80,7 @@ class FilingPublic(BaseModel):
     report_id: int
     rung_index: int
     rung_target: str
+    track: str = Field(description="ladder: the report's rung; parallel: e.g. search delisting")
     adapter: str
     channel_kind: str
     status: str
