@@ -9,7 +9,7 @@ table. A claimed row whose worker dies is claimable again when its lease expires
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, any_, func, select, update
 from sqlmodel import Session, col
 
 from tracker.db import utcnow
@@ -50,9 +50,16 @@ def _claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # ANY(ARRAY(subquery)) runs the claim once as an InitPlan and updates through the
+        # primary key; IN (subquery) hash-joins against a scan of the whole table, which made
+        # the claim grow with the table (bench/sweep_cost.py, BENCHMARKS.md "Sweep cost").
+        claimed = model.id == any_(func.array(candidates.scalar_subquery()))
+    else:
+        claimed = model.id.in_(candidates.scalar_subquery())
     statement = (
         update(model)
-        .where(model.id.in_(candidates.scalar_subquery()))
+        .where(claimed)
         .values({lease_column.key: lease_until, **(extra_values or {})})
         .returning(model.id)
         .execution_options(synchronize_session=False)
