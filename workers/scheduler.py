@@ -34,49 +34,45 @@ logger = logging.getLogger(__name__)
 SWEEP_LIMIT = 1000
 
 
+def _claim_and_send(
+    db: Database,
+    claim: Callable[..., list[int]],
+    kind: JobKind,
+    settings: Settings,
+    batch_size: int | None = None,
+) -> int:
+    """Claim due rows with a lease in one transaction, then send their ids after it commits."""
+    with db.transaction() as session:
+        ids = claim(session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT)
+    if batch_size is None:
+        for row_id in ids:
+            send_now(kind, row_id)
+    else:
+        for start in range(0, len(ids), batch_size):
+            send_now(kind, ids[start : start + batch_size])
+    return len(ids)
+
+
 def sweep_filings(db: Database, settings: Settings) -> int:
     """Send filings that are due (new, retrying, or orphaned by a dead worker)."""
-    with db.transaction() as session:
-        ids = claim_due_filings(
-            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
-        )
-    for filing_id in ids:
-        send_now(JobKind.FILE, filing_id)
-    return len(ids)
+    return _claim_and_send(db, claim_due_filings, JobKind.FILE, settings)
 
 
 def sweep_polls(db: Database, settings: Settings) -> int:
     """Send polls of filings whose platform status is due."""
-    with db.transaction() as session:
-        ids = claim_due_polls(
-            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
-        )
-    for filing_id in ids:
-        send_now(JobKind.POLL, filing_id)
-    return len(ids)
+    return _claim_and_send(db, claim_due_polls, JobKind.POLL, settings)
 
 
 def sweep_checks(db: Database, settings: Settings) -> int:
     """Send due re-checks in batches."""
-    with db.transaction() as session:
-        ids = claim_due_checks(
-            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
-        )
-    size = settings.recheck_batch_size
-    for start in range(0, len(ids), size):
-        send_now(JobKind.RECHECK, ids[start : start + size])
-    return len(ids)
+    return _claim_and_send(
+        db, claim_due_checks, JobKind.RECHECK, settings, batch_size=settings.recheck_batch_size
+    )
 
 
 def sweep_escalations(db: Database, settings: Settings) -> int:
     """Send reports whose deadline has passed to be decided."""
-    with db.transaction() as session:
-        ids = claim_due_escalations(
-            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
-        )
-    for report_id in ids:
-        send_now(JobKind.ESCALATE, report_id)
-    return len(ids)
+    return _claim_and_send(db, claim_due_escalations, JobKind.ESCALATE, settings)
 
 
 def sweep_warnings(db: Database, settings: Settings) -> int:
@@ -123,13 +119,7 @@ def sweep_parallel(db: Database, settings: Settings) -> int:
 
 def sweep_deliveries(db: Database, settings: Settings) -> int:
     """Send notification deliveries that are due (new, retrying, or orphaned)."""
-    with db.transaction() as session:
-        ids = claim_due_deliveries(
-            session=session, lease_seconds=settings.lease_seconds, limit=SWEEP_LIMIT
-        )
-    for delivery_id in ids:
-        send_now(JobKind.DELIVER, delivery_id)
-    return len(ids)
+    return _claim_and_send(db, claim_due_deliveries, JobKind.DELIVER, settings)
 
 
 def watchdog(db: Database, settings: Settings) -> int:
