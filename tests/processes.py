@@ -129,9 +129,7 @@ def _signal_group(child: subprocess.Popen[bytes], signal_number: int) -> None:
         pass
 
 
-def wait_for(
-    predicate: Callable[[], T], *, timeout: float, what: str, processes: Processes
-) -> T:
+def wait_for(predicate: Callable[[], T], *, timeout: float, what: str, processes: Processes) -> T:
     """Poll ``predicate`` until it returns something truthy; fail with the logs on timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -57,3 +57,24 @@ def test_production_refuses_missing_or_placeholder_key(keys, monkeypatch):
 def test_a_key_that_is_not_fernet_is_refused():
     with pytest.raises(ValueError, match="not a Fernet key"):
         FieldCipher(["short"])
+
+
+def test_start_up_waits_for_the_database_then_fails_loudly():
+    import socket
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.runtime import open_database
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once we leave: nothing listens there
+    settings = Settings(
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/none",
+        startup_wait_seconds=1.0,
+    )
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        open_database(settings, upgrade=False)
+    assert 0.5 <= time.monotonic() - started < 10

@@ -218,6 +218,11 @@ def test_webhook_retries_5xx_then_delivers_and_fails_fast_on_4xx(
         1,
     )
     assert delivery.next_attempt_at > utcnow()
+    # Not before its retry time, even if the job is delivered again...
+    assert jobs.deliver_notification(delivery.id, db=db) == "skipped"
+    with db.transaction() as session:
+        session.execute(update(NotificationDelivery).values(next_attempt_at=utcnow()))
+    # ...and then it goes out.
     assert jobs.deliver_notification(delivery.id, db=db) == "delivered"
     assert len(receiver.requests) == 2
     receiver.statuses = [410]

@@ -1,10 +1,12 @@
 """Process start-up: settings to a ready database (cipher, schema and policies current)."""
 
 import logging
+import time
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tracker.crypto import cipher_from_settings
 from tracker.db import Database, configure_cipher, make_engine
@@ -46,10 +48,32 @@ def open_database(settings: Settings, *, upgrade: bool) -> Database:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     database = Database(make_engine(url))
+    _wait_for_database(database, settings)
     if upgrade:
         migrate(database)
     load_policies(database, settings)
     return database
+
+
+def _wait_for_database(database: Database, settings: Settings) -> None:
+    """Wait, with back-off, for a database that is still starting or restarting.
+
+    A worker or scheduler started while PostgreSQL restarts must not exit with a traceback:
+    it waits up to ``startup_wait_seconds`` and then fails loudly.
+    """
+    deadline = time.monotonic() + settings.startup_wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database not reachable yet; retrying in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @lru_cache(maxsize=1)

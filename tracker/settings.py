@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # Watchdog: a due check older than this means the checker stopped; N failures in a row
     # on one channel or host raise an alert.
     checker_stall_seconds: float = 900.0
+    # How long a starting process waits for its database (PostgreSQL restarting) before failing.
+    startup_wait_seconds: float = 60.0
     failure_alert_threshold: int = 5
 
     # Where platforms are.
@@ -100,6 +102,15 @@ class Settings(BaseSettings):
     # HTTP server for ``tracker serve``.
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # Re-check engine politeness (per host, per batch; see workers/recheck/politeness.py).
+    recheck_per_host_concurrency: int = Field(default=4, ge=1)
+    recheck_per_host_min_interval_seconds: float = Field(default=0.5, ge=0)
+    recheck_backoff_base_seconds: float = Field(default=1.0, ge=0)
+    recheck_backoff_max_seconds: float = Field(default=300.0, ge=0)
+    recheck_retry_after_max_seconds: float = Field(default=3600.0, ge=0)
+    recheck_max_host_wait_seconds: float = Field(default=60.0, ge=0)
+    recheck_retries: int = Field(default=1, ge=0)
 
     @field_validator("encryption_keys", "outbound_allowlist", "policy_dirs", mode="before")
     @classmethod

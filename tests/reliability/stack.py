@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import TEST_KEY, TESTS
-from processes import Processes, free_port, key_from, wait_healthy
+from processes import Processes, free_port, key_from, wait_for, wait_healthy
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -87,12 +87,23 @@ class Tracker:
         wait_healthy(self.api, self.processes)
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
-        """A real Celery worker on every queue (prefork pool)."""
+        """A real Celery worker on every queue (prefork pool); waits until it consumes."""
         self.processes.start(name, "worker", "--concurrency", str(concurrency))
+        self._wait_logged(name, " ready.", "to connect to Redis")
 
     def start_scheduler(self) -> None:
-        """The one scheduler."""
+        """The one scheduler; waits until its sweeps are scheduled (database read, policies
+        recorded), so a scenario never breaks a process that is still starting."""
         self.processes.start("scheduler", "scheduler")
+        self._wait_logged("scheduler", "Scheduler started", "to start")
+
+    def _wait_logged(self, name: str, line: str, what: str) -> None:
+        wait_for(
+            lambda: line in self.processes.log(name),
+            timeout=60,
+            what=f"{name} {what}",
+            processes=self.processes,
+        )
 
     def close(self) -> None:
         """Release the HTTP client and the database engine (the processes stop elsewhere)."""

@@ -20,16 +20,9 @@ from .stack import Tracker, parse_time
 REPORTS = 8
 LEASE_SECONDS = 6.0
 PAGE_DELAY = 2.0  # each page of the killed batch takes this long
-POST_DELAY = 1.0  # the platform takes a report, then answers this much later
-
-
-def _wait_worker_ready(processes: Processes, name: str) -> None:
-    wait_for(
-        lambda: " ready." in processes.log(name),
-        timeout=60,
-        what=f"{name} to connect to Redis",
-        processes=processes,
-    )
+POST_DELAY = 1.5  # the platform takes a report, then answers this much later
+#: More slots than filings fit at once, so a batch and a filing always run side by side.
+WORKER_SLOTS = 6
 
 
 def _platform_reports(platform_url: str, url: str) -> list[dict[str, Any]]:
@@ -61,8 +54,7 @@ def test_killed_worker_loses_nothing(
         tracker.prepare()
         tracker.start_api()
         tracker.start_scheduler()
-        tracker.start_worker("worker-a", concurrency=4)
-        _wait_worker_ready(processes, "worker-a")
+        tracker.start_worker("worker-a", concurrency=WORKER_SLOTS)
 
         case_id = tracker.new_case()
         stamp = time.monotonic_ns()
@@ -71,16 +63,27 @@ def test_killed_worker_loses_nothing(
         by_url = dict(zip(urls, report_ids, strict=True))
 
         # Kill when a re-check batch and a filing are both half-way through.
+        def both_in_flight() -> bool:
+            pages = [e for e in proxy.flying("GET") if e.path.startswith("/videos/")]
+            return bool(pages and proxy.flying("POST"))
+
         wait_for(
-            lambda: proxy.flying("GET") and proxy.flying("POST"),
+            both_in_flight,
             timeout=30,
             what="a re-check batch and a filing in flight on worker-a",
             processes=processes,
         )
+        caught = proxy.flying("GET") + proxy.flying("POST")
         processes.kill("worker-a")
         killed_at = datetime.now(UTC)
-        pages_in_flight = {proxy.base_url + exchange.path for exchange in proxy.flying("GET")}
-        posts_in_flight = {exchange.url for exchange in proxy.flying("POST")}
+        # Only what was still unanswered when the worker died: it cannot have recorded those.
+        dead = [e for e in caught if e.answered is None or e.answered >= killed_at.timestamp()]
+        pages_in_flight = {
+            proxy.base_url + e.path
+            for e in dead
+            if e.method == "GET" and e.path.startswith("/videos/")
+        }
+        posts_in_flight = {e.url for e in dead if e.method == "POST" and e.url}
         assert processes.child("worker-a").returncode == -9
         assert pages_in_flight and posts_in_flight, (pages_in_flight, posts_in_flight)
 
@@ -126,7 +129,9 @@ def test_killed_worker_loses_nothing(
 
         # The killed batch: checked again only after its lease expired, by the new worker.
         for report_id, lease in leased_checks.items():
-            first = min(parse_time(check["checked_at"]) for check in tracker.report(report_id)["checks"])
+            first = min(
+                parse_time(check["checked_at"]) for check in tracker.report(report_id)["checks"]
+            )
             assert first >= lease, (report_id, first, lease)
 
         # The killed filing: the platform had taken it; the retry under the same idempotency

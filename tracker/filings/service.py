@@ -138,7 +138,12 @@ def claim_for_submission(*, session: Session, filing_id: int) -> ClaimedFiling |
         update(Filing)
         .where(col(Filing.id) == filing_id)
         .where(
-            (col(Filing.status) == FilingStatus.PENDING)
+            # A pending filing is taken only once its retry time has come: a job delivered
+            # twice must not send again before the platform's Retry-After has passed.
+            (
+                (col(Filing.status) == FilingStatus.PENDING)
+                & (col(Filing.next_attempt_at).is_(None) | (col(Filing.next_attempt_at) <= now))
+            )
             | ((col(Filing.status) == FilingStatus.SUBMITTING) & (col(Filing.lease_until) < now))
         )
         .values(

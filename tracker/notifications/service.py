@@ -92,7 +92,13 @@ def claim_delivery(*, session: Session, delivery_id: int) -> ClaimedDelivery | N
         update(NotificationDelivery)
         .where(col(NotificationDelivery.id) == delivery_id)
         .where(
-            (col(NotificationDelivery.status) == DeliveryStatus.PENDING)
+            (
+                (col(NotificationDelivery.status) == DeliveryStatus.PENDING)
+                & (
+                    col(NotificationDelivery.next_attempt_at).is_(None)
+                    | (col(NotificationDelivery.next_attempt_at) <= now)
+                )
+            )
             | (
                 (col(NotificationDelivery.status) == DeliveryStatus.SENDING)
                 & (col(NotificationDelivery.lease_until) < now)
