@@ -132,6 +132,11 @@ def upgrade() -> None:
             )
         )
 
+    if op.get_bind().dialect.name == "postgresql":
+        # A claim updates only lease columns, which no index covers: with free space on the
+        # page PostgreSQL updates the row in place (HOT) and writes no index entries.
+        # bench/sweep_cost.py measured the 1M claim at 0.29-0.35 s before, 0.20-0.21 s after.
+        op.execute("ALTER TABLE reports SET (fillfactor = 70)")
     # ### end Alembic commands ###
 
 
