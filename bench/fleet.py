@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-HOSTS: tuple[tuple[str, int], ...] = tuple((f"127.0.0.{index}", 8080 + index) for index in range(1, 5))
+HOSTS: tuple[tuple[str, int], ...] = tuple(
+    (f"127.0.0.{index}", 8080 + index) for index in range(1, 5)
+)
 #: Share of each kind among the fleet's URLs (the rest, 70 %, are live pages).
 SHARES = {"missing": 0.20, "redirect": 0.05, "soft404": 0.05}
 #: Share of the live pages that are served slowly.
@@ -36,11 +38,11 @@ SLOW_RATE_BYTES = 4096
 MAX_LIFETIME_SECONDS = 1800
 
 LIVE_TEMPLATE = (
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Post {id}</title></head>"
+    '<!doctype html><html><head><meta charset="utf-8"><title>Post {id}</title></head>'
     "<body><article><h1>Post {id}</h1><p>{filler}</p></article></body></html>\n"
 )
 SOFT404_TEMPLATE = (
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>This content isn't available"
+    '<!doctype html><html><head><meta charset="utf-8"><title>This content isn\'t available'
     "</title></head><body><p>This content isn't available right now.</p></body></html>\n"
 )
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 6
@@ -57,7 +59,7 @@ class Target:
 
 def build_fleet(root: Path, size: int, seed: int = 20261123) -> list[Target]:
     """Write the pages under ``root/www`` and return the ground truth, in check order."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible fleet, not a secret
     www = root / "www"
     for folder in ("p", "s"):
         (www / folder).mkdir(parents=True, exist_ok=True)
@@ -104,7 +106,7 @@ def nginx_config(root: Path, worker_processes: int) -> str:
     """An nginx configuration serving ``root/www`` on every fleet host, all state under root."""
     servers = "\n".join(
         f"""    server {{
-        listen {host}:{port} reuseport backlog=4096;
+        listen {host}:{port} backlog=4096;
         root {root / "www"};
         location /p/ {{ }}
         location /s/ {{ limit_rate_after 0; limit_rate {SLOW_RATE_BYTES}; }}
@@ -143,9 +145,9 @@ http {{
 
 def find_nginx() -> str:
     """The nginx binary, or an explanation of how to install it."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if found is None:
-        raise SystemExit("nginx is not installed: apt-get install -y nginx-light (see bench/README.md)")
+        raise SystemExit("nginx is not installed: apt-get install -y nginx (see bench/README.md)")
     return found
 
 
@@ -165,8 +167,9 @@ def running_fleet(
             folder.chmod(0o755)
         config = root / "nginx.conf"
         config.write_text(nginx_config(root, worker_processes))
+        timeout = shutil.which("timeout") or "/usr/bin/timeout"
         process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-            ["timeout", str(MAX_LIFETIME_SECONDS), nginx, "-p", str(root), "-c", str(config)],
+            [timeout, str(MAX_LIFETIME_SECONDS), nginx, "-p", str(root), "-c", str(config)],
             stdin=subprocess.DEVNULL,
         )
         _wait_until_listening(process, root)
@@ -204,7 +207,8 @@ def write_ground_truth(targets: list[Target], path: Path) -> None:
     """Write the ground truth as JSON lines (url, kind, expected verdict)."""
     with path.open("w", encoding="utf-8") as out:
         for target in targets:
-            out.write(json.dumps({"url": target.url, "kind": target.kind, "expected": target.expected}))
+            record = {"url": target.url, "kind": target.kind, "expected": target.expected}
+            out.write(json.dumps(record))
             out.write("\n")
 
 
@@ -214,10 +218,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the loopback fleet for a while.")
     parser.add_argument("--size", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--ground-truth", type=Path, default=Path("bench/results/ground-truth.jsonl"))
+    parser.add_argument(
+        "--ground-truth", type=Path, default=Path("bench/results/ground-truth.jsonl")
+    )
     arguments = parser.parse_args()
     with running_fleet(arguments.size) as fleet:
         arguments.ground_truth.parent.mkdir(parents=True, exist_ok=True)
         write_ground_truth(fleet, arguments.ground_truth)
-        print(f"fleet of {len(fleet)} URLs up; ground truth in {arguments.ground_truth}", flush=True)
+        print(f"fleet of {len(fleet)} URLs up; truth in {arguments.ground_truth}", flush=True)
         time.sleep(min(arguments.seconds, MAX_LIFETIME_SECONDS - 60))

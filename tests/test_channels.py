@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import new_case
 from sqlalchemy import text
 
-from conftest import new_case
 from platform_adapters.directory import load_directory
 from platform_adapters.registry import ADAPTERS
 from tracker.reports.urls import canonicalise
@@ -161,6 +161,7 @@ def test_stored_credentials_are_what_the_worker_files_with(client, people, db, s
     import time
 
     from test_filing_flow import filings_of, log_url
+
     from workers import jobs
 
     client.put(

@@ -25,6 +25,7 @@ from workers.recheck.guard import (
     ResolutionFailed,
     is_public_address,
 )
+from workers.recheck.transport import FastTransport
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -106,11 +107,27 @@ class FakeResolver:
         return [ipaddress.ip_address(text) for text in self.names[host]]
 
 
+#: The guard must hold over both inner transports: ours (pinned by address) and httpcore's
+#: (pinned by a copy of the request addressed to the IP).
+INNER = {"kind": "fast"}
+
+
+@pytest.fixture(autouse=True, params=["fast", "httpcore"])
+def inner_transport(request: pytest.FixtureRequest) -> Iterator[str]:
+    INNER["kind"] = request.param
+    yield request.param
+    INNER["kind"] = "fast"
+
+
 def client_for(
     allowlist: list[str], resolver: FakeResolver | None = None, **options: object
 ) -> httpx.AsyncClient:
+    if INNER["kind"] == "httpcore":
+        inner: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(**options)  # type: ignore[arg-type]
+    else:
+        inner = FastTransport(**options)  # type: ignore[arg-type]
     transport = GuardedTransport(
-        policy=AddressPolicy(allowlist), resolver=resolver or FakeResolver({}), **options
+        policy=AddressPolicy(allowlist), resolver=resolver or FakeResolver({}), inner=inner
     )
     return httpx.AsyncClient(
         transport=transport,
@@ -335,3 +352,37 @@ def test_https_uses_original_host_for_sni_and_certificate(
     client = client_for(["127.0.0.2"], FakeResolver(names), verify=client_context)
     with pytest.raises(httpx.ConnectError, match="(?i)certificate"):
         asyncio.run(fetch(client, f"https://other.example.test:{server.port}/echo-host"))
+
+
+def test_decisions_are_cached_per_host_and_shared_by_concurrent_lookups(
+    server_two: RecordingServer,
+) -> None:
+    now = [0.0]
+    resolver = FakeResolver({"sim.example.test": ["127.0.0.2"], "evil.example.test": ["10.0.0.5"]})
+    transport = GuardedTransport(
+        policy=AddressPolicy(["127.0.0.2"]),
+        resolver=resolver,
+        inner=FastTransport(),
+        decision_ttl=60.0,
+        clock=lambda: now[0],
+    )
+    port = server_two.port
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
+            url = f"http://sim.example.test:{port}/echo-host"
+            responses = await asyncio.gather(*(client.get(url) for _ in range(5)))
+            assert {response.text for response in responses} == {f"sim.example.test:{port}"}
+            for _ in range(2):  # a refusal is remembered too, and still refused
+                with pytest.raises(DestinationRefused):
+                    await client.get(f"http://evil.example.test:{port}/ok")
+            now[0] = 61.0  # the decision expires: resolved and checked again
+            await client.get(url)
+
+    asyncio.run(scenario())
+    assert resolver.lookups == [
+        ("sim.example.test", port),
+        ("evil.example.test", port),
+        ("sim.example.test", port),
+    ]
+    assert len(server_two.hits) == 6

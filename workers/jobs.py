@@ -41,7 +41,7 @@ from tracker.reports.transitions import StaleState
 from tracker.runtime import database
 from tracker.settings import get_settings
 from workers.notify import send_email, send_webhook
-from workers.recheck.engine import CheckOutcome, build_client, check_batch
+from workers.recheck.engine import CheckOutcome, build_client, check_batch, politeness_config
 
 logger = logging.getLogger(__name__)
 WORKER = "worker"
@@ -188,9 +188,17 @@ async def _check(items, settings) -> list[CheckOutcome]:  # type: ignore[no-unty
         timeout=settings.outbound_timeout_seconds,
         max_redirects=settings.max_redirects,
         max_connections=settings.recheck_concurrency,
+        politeness=politeness_config(settings),
     )
     async with client:
-        return await check_batch(items, client=client, body_limit=settings.recheck_body_limit_bytes)
+        return await check_batch(
+            items,
+            client=client,
+            body_limit=settings.recheck_body_limit_bytes,
+            per_host_concurrency=settings.recheck_per_host_concurrency,
+            max_concurrency=settings.recheck_concurrency,
+            retries=settings.recheck_retries,
+        )
 
 
 def _record(session, outcome: CheckOutcome):  # type: ignore[no-untyped-def]

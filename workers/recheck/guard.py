@@ -5,6 +5,11 @@ host resolved here, every resolved address checked against an ``AddressPolicy``,
 then pinned to the checked address: the URL's host is replaced by the IP while the ``Host``
 header and, for https, the TLS server name stay the original host. The connection therefore goes
 to exactly the address that was checked; DNS cannot change its answer in between (rebinding).
+
+With ``decision_ttl`` > 0 a host's decision (its checked address, or its refusal) is kept that
+long, and concurrent look-ups of one host share one resolution: a batch resolves each host once.
+The inner transport is ``FastTransport`` unless given; a transport with ``send_pinned`` gets the
+address directly, any other gets a copy of the request addressed to the IP.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -202,6 +208,10 @@ def ip_literal(host: str) -> IPAddress | None:
     return None
 
 
+#: Most host decisions a guard keeps; past this the cache starts again (bounded memory).
+MAX_CACHED_DECISIONS = 4096
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport that checks and pins every request's destination address."""
 
@@ -211,32 +221,99 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         policy: AddressPolicy,
         resolver: Resolver | None = None,
         inner: httpx.AsyncBaseTransport | None = None,
+        decision_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
         **transport_options: Any,
     ) -> None:
         # HTTP/2 stays off: it would need the h2 package and may coalesce hosts on one connection.
         transport_options["http2"] = False
         self.policy = policy
         self.resolver: Resolver = resolver or system_resolver
-        self.inner = inner or httpx.AsyncHTTPTransport(**transport_options)
+        if inner is None:
+            from workers.recheck.transport import FastTransport
+
+            inner = FastTransport(**transport_options)
+        self.inner = inner
+        self.decision_ttl = decision_ttl
+        self.clock = clock
+        # host:port -> (expires at, checked address or the refusal); futures for look-ups under way.
+        self._decisions: dict[tuple[str, int], tuple[float, IPAddress | DestinationRefused]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Future[IPAddress]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Check the request's destination, then send it pinned to the checked address."""
-        if request.url.scheme not in ("http", "https"):
+        url = request.url
+        if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(
-                f"scheme {request.url.scheme[:20]!r} is not fetched", request=request
+                f"scheme {url.scheme[:20]!r} is not fetched", request=request
             )
-        host = request.url.raw_host.decode("ascii").lower().rstrip(".")
+        host = url.raw_host.decode("ascii").lower().rstrip(".")
+        port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            literal = ip_literal(host)
-            if literal is not None:
-                self.policy.check(host, [literal])
-                return await self.inner.handle_async_request(request)
-            addresses = await self._resolve(host, request)
-            self.policy.check(host, addresses)
+            address = await self._checked_address(host, port, request)
         except DestinationRefused as refusal:
             refusal.request = request
             raise
-        return await self.inner.handle_async_request(_pinned(request, addresses[0]))
+        send_pinned = getattr(self.inner, "send_pinned", None)
+        if send_pinned is not None:
+            server_name = url.raw_host.decode("ascii") if url.scheme == "https" else None
+            return await send_pinned(request, str(address), server_name)
+        if str(address) == host:
+            return await self.inner.handle_async_request(request)
+        return await self.inner.handle_async_request(_pinned(request, address))
+
+    async def _checked_address(self, host: str, port: int, request: httpx.Request) -> IPAddress:
+        """The address to connect to for host:port, checked against the policy (or refused)."""
+        key = (host, port)
+        if self.decision_ttl > 0:
+            cached = self._decisions.get(key)
+            if cached is not None and cached[0] > self.clock():
+                decision = cached[1]
+                if isinstance(decision, DestinationRefused):
+                    raise DestinationRefused(decision.reason)
+                return decision
+            pending = self._pending.get(key)
+            if pending is not None:
+                return await asyncio.shield(pending)
+        future: asyncio.Future[IPAddress] = asyncio.get_running_loop().create_future()
+        if self.decision_ttl > 0:
+            self._pending[key] = future
+        try:
+            address = await self._decide(host, request)
+        except DestinationRefused as refusal:
+            self._remember(key, refusal)
+            future.set_exception(DestinationRefused(refusal.reason))
+            raise
+        except BaseException as failure:
+            # Resolution failures are not cached: the next check asks the resolver again.
+            future.set_exception(failure)
+            raise
+        else:
+            self._remember(key, address)
+            future.set_result(address)
+            return address
+        finally:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()  # retrieved here, so waiters-less failures are not logged
+            self._pending.pop(key, None)
+
+    async def _decide(self, host: str, request: httpx.Request) -> IPAddress:
+        literal = ip_literal(host)
+        if literal is not None:
+            self.policy.check(host, [literal])
+            return literal
+        addresses = await self._resolve(host, request)
+        self.policy.check(host, addresses)
+        return addresses[0]
+
+    def _remember(self, key: tuple[str, int], decision: IPAddress | DestinationRefused) -> None:
+        if self.decision_ttl <= 0:
+            return
+        if len(self._decisions) >= MAX_CACHED_DECISIONS:
+            self._decisions.clear()
+        self._decisions[key] = (self.clock() + self.decision_ttl, decision)
 
     async def aclose(self) -> None:
         """Close the inner transport and its connection pool."""
