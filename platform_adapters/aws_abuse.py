@@ -97,12 +97,8 @@ class AwsAbuseAdapter(Adapter):
 
     @classmethod
     def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
-        """Stored ``access_key_id``/``secret_access_key`` (over settings), else missing."""
-        values: dict[str, Any] = {
-            "access_key_id": getattr(settings, "aws_abuse_access_key_id", None),
-            "secret_access_key": getattr(settings, "aws_abuse_secret_access_key", None),
-            "timeout_seconds": getattr(settings, "outbound_timeout_seconds", 10),
-        }
+        """Stored ``access_key_id``/``secret_access_key`` (only in the encrypted store)."""
+        values: dict[str, Any] = {"timeout_seconds": settings.outbound_timeout_seconds}
         values.update(stored)
         missing = [name for name in ("access_key_id", "secret_access_key") if not values.get(name)]
         if missing:

@@ -142,12 +142,8 @@ class CloudflareAdapter(Adapter):
 
     @classmethod
     def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
-        """Stored ``account_id``/``api_token`` (over settings); MissingCredentialsError without."""
-        values: dict[str, Any] = {
-            "account_id": getattr(settings, "cloudflare_account_id", None),
-            "api_token": getattr(settings, "cloudflare_api_token", None),
-            "timeout_seconds": getattr(settings, "outbound_timeout_seconds", 10),
-        }
+        """Stored ``account_id``/``api_token`` (credentials live only in the encrypted store)."""
+        values: dict[str, Any] = {"timeout_seconds": settings.outbound_timeout_seconds}
         values.update(stored)
         missing = [name for name in ("account_id", "api_token") if not values.get(name)]
         if missing:

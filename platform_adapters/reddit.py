@@ -127,14 +127,8 @@ class RedditAdapter(Adapter):
 
     @classmethod
     def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
-        """Stored app and account credentials (over settings); MissingCredentialsError without."""
-        values: dict[str, Any] = {
-            "client_id": getattr(settings, "reddit_client_id", None),
-            "client_secret": getattr(settings, "reddit_client_secret", None),
-            "username": getattr(settings, "reddit_username", None),
-            "password": getattr(settings, "reddit_password", None),
-            "timeout_seconds": getattr(settings, "outbound_timeout_seconds", 10),
-        }
+        """Stored app and account credentials (only in the encrypted store)."""
+        values: dict[str, Any] = {"timeout_seconds": settings.outbound_timeout_seconds}
         values.update(stored)
         required = ("client_id", "client_secret", "username", "password")
         missing = [name for name in required if not values.get(name)]

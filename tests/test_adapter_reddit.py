@@ -166,7 +166,7 @@ def test_strong_strings_deep_in_a_long_page_are_not_trusted() -> None:
 
 
 def reddit_adapter_for_classify() -> RedditAdapter:
-    settings = type("Settings", (), {})()
+    settings = type("Settings", (), {"outbound_timeout_seconds": 5})()
     stored = {"client_id": "c", "client_secret": "s", "username": "u", "password": "p"}
     return RedditAdapter(RedditAdapter.config_from(settings, stored))
 
@@ -175,4 +175,4 @@ def test_config_needs_the_app_and_the_account() -> None:
     with pytest.raises(
         MissingCredentialsError, match="client_id, client_secret, username, password"
     ):
-        RedditAdapter.config_from(type("Settings", (), {})(), {})
+        RedditAdapter.config_from(type("Settings", (), {"outbound_timeout_seconds": 5})(), {})
