@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import ipaddress
@@ -53,6 +54,30 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(2)
             self._send(200, LIVE_PAGE)
+        elif path.startswith("/chain/"):
+            hops = int(path.rsplit("/", 1)[1])
+            if hops == 0:
+                self._send(200, LIVE_PAGE)
+            else:
+                self._send(302 if hops % 2 else 307, b"", location=f"/chain/{hops - 1}")
+        elif path == "/redirect-out":
+            port = self.server.server_address[1]
+            self._send(301, b"", location=f"http://127.0.0.3:{port}/live")
+        elif path == "/authorization":
+            self._send(200, self.headers.get("Authorization", "none").encode())
+        elif path == "/drip":
+            # Every byte comes within the read timeout; the whole body takes about 3 s.
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "30")
+                self.end_headers()
+                for _ in range(30):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif path.startswith("/concurrent"):
             with self.server.lock:
                 self.server.active += 1
@@ -133,6 +158,7 @@ def run_batch(
     body_limit: int = 65536,
     timeout: float = 5.0,
     per_host_concurrency: int = 4,
+    deadline_seconds: float | None = None,
 ) -> list[CheckOutcome]:
     async def scenario() -> list[CheckOutcome]:
         client = build_client(
@@ -144,6 +170,7 @@ def run_batch(
                 client=client,
                 body_limit=body_limit,
                 per_host_concurrency=per_host_concurrency,
+                deadline_seconds=deadline_seconds,
             )
 
     return asyncio.run(scenario())
@@ -206,6 +233,53 @@ def test_slow_endpoint_times_out(base: str) -> None:
     assert outcome.fingerprint is None
     assert outcome.error is not None and outcome.error.startswith("ReadTimeout")
     assert outcome.latency_ms < 1500
+
+
+def test_redirects_up_to_the_limit_are_followed(base: str) -> None:
+    # run_batch allows 3 redirects, as httpx counts them: 3 hops succeed, a 4th is refused.
+    outcomes = run_batch([(1, base + "/chain/3", None), (2, base + "/chain/4", None)])
+    assert [summary(outcome) for outcome in outcomes] == [
+        (200, Verdict.LIVE, "http_200"),
+        (None, Verdict.UNKNOWN, "too_many_redirects"),
+    ]
+    assert outcomes[0].final_url == base + "/chain/0"
+
+
+def test_every_redirect_hop_goes_through_the_guard(base: str) -> None:
+    [outcome] = run_batch([(1, base + "/redirect-out", None)])
+    assert summary(outcome) == (None, Verdict.UNKNOWN, "destination_refused")
+    assert outcome.error is not None and "127.0.0.3" in outcome.error
+
+
+def test_user_info_is_sent_as_basic_auth_as_httpx_does(base: str) -> None:
+    with_user = base.replace("http://", "http://someone:secret@") + "/authorization"
+    outcomes = run_batch([(1, with_user, None), (2, base + "/authorization", None)])
+    expected = "Basic " + base64.b64encode(b"someone:secret").decode()
+    assert outcomes[0].fingerprint == hashlib.sha256(expected.encode()).hexdigest()
+    assert outcomes[1].fingerprint == hashlib.sha256(b"none").hexdigest()
+
+
+def test_overall_deadline_stops_a_slow_drip(base: str) -> None:
+    started = time.monotonic()
+    [outcome] = run_batch([(1, base + "/drip", None)], timeout=1.0, deadline_seconds=0.5)
+    assert summary(outcome) == (200, Verdict.UNREACHABLE, "timeout")
+    assert outcome.error is not None and outcome.error.startswith("TimeoutError")
+    assert time.monotonic() - started < 2.0
+
+
+def test_cancelling_a_batch_still_cancels_it(base: str) -> None:
+    async def scenario() -> None:
+        client = build_client(allowlist=["127.0.0.1"], timeout=5.0, max_redirects=3)
+        async with client:
+            batch = asyncio.ensure_future(
+                check_batch([(1, base + "/drip", None)], client=client, body_limit=65536)
+            )
+            await asyncio.sleep(0.3)
+            batch.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await batch
+
+    asyncio.run(scenario())
 
 
 def test_closed_port_is_connect_error() -> None:

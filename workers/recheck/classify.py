@@ -75,6 +75,20 @@ GEO_MARKERS: tuple[str, ...] = (
 #: Final-URL paths that mean a redirect to a sign-in page.
 LOGIN_PATH = re.compile(r"/(?:accounts/)?(?:login|signin|sign_in|log_in)\b", re.IGNORECASE)
 
+#: Every marker with the verdict it gives, in order of precedence: bot wall, geo block, private,
+#: soft 404 (per platform), login wall. The first marker found decides.
+_ORDERED_MARKERS: tuple[tuple[str, Verdict, str], ...] = (
+    *((marker, Verdict.BLOCKED, "bot_wall") for marker in BOT_WALL_MARKERS),
+    *((marker, Verdict.GEO_WITHHELD, "geo_withheld") for marker in GEO_MARKERS),
+    *((marker, Verdict.PRIVATE, "private") for marker in PRIVATE_MARKERS),
+    *(
+        (marker, Verdict.REMOVED, f"soft_404:{platform}")
+        for platform, markers in SOFT_404_MARKERS.items()
+        for marker in markers
+    ),
+    *((marker, Verdict.LOGIN_REQUIRED, "login_wall") for marker in LOGIN_MARKERS),
+)
+
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _INVISIBLE = re.compile(
     r"<(script|style|noscript|template)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL
@@ -118,18 +132,10 @@ def _classify_content(page: FetchedPage) -> tuple[Verdict, str]:
     # Where markers count: the title always, the whole text only on a short page.
     searched = title if len(text) >= SHORT_PAGE_CHARACTERS else f"{title}\n{text}"
     # Order matters: a bot wall or geo block may also say "isn't available"; only an
-    # unambiguous page may count as removal.
-    if _contains_any(searched, BOT_WALL_MARKERS):
-        return Verdict.BLOCKED, "bot_wall"
-    if _contains_any(searched, GEO_MARKERS):
-        return Verdict.GEO_WITHHELD, "geo_withheld"
-    if _contains_any(searched, PRIVATE_MARKERS):
-        return Verdict.PRIVATE, "private"
-    for platform, markers in SOFT_404_MARKERS.items():
-        if _contains_any(searched, markers):
-            return Verdict.REMOVED, f"soft_404:{platform}"
-    if _contains_any(searched, LOGIN_MARKERS):
-        return Verdict.LOGIN_REQUIRED, "login_wall"
+    # unambiguous page may count as removal. _ORDERED_MARKERS lists them in that order.
+    for marker, verdict, reason in _ORDERED_MARKERS:
+        if marker in searched:
+            return verdict, reason
     return Verdict.LIVE, f"http_{page.status_code}"
 
 
@@ -147,14 +153,10 @@ def _normalise(fragment: str) -> str:
     return " ".join(unescaped.split()).lower()
 
 
-def _contains_any(text: str, markers: tuple[str, ...]) -> bool:
-    """Whether any marker occurs in the text."""
-    return any(marker in text for marker in markers)
-
-
 def _header(headers: Mapping[str, str], name: str) -> str:
     """A header's value by case-insensitive name, lower-case; empty when absent."""
+    size = len(name)
     for key, value in headers.items():
-        if key.lower() == name:
+        if len(key) == size and key.lower() == name:  # lower() only where it can match
             return value.strip().lower()
     return ""

@@ -236,8 +236,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.inner = inner
         self.decision_ttl = decision_ttl
         self.clock = clock
-        # host:port -> (expires at, checked address or the refusal); futures for look-ups under way.
-        self._decisions: dict[tuple[str, int], tuple[float, IPAddress | DestinationRefused]] = {}
+        # host:port -> (expires at, checked address or the refusal, the address as text or None);
+        # futures for look-ups under way.
+        self._decisions: dict[
+            tuple[str, int], tuple[float, IPAddress | DestinationRefused, str | None]
+        ] = {}
         self._pending: dict[tuple[str, int], asyncio.Future[IPAddress]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -249,16 +252,22 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             )
         host = url.raw_host.decode("ascii").lower().rstrip(".")
         port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            address = await self._checked_address(host, port, request)
-        except DestinationRefused as refusal:
-            refusal.request = request
-            raise
+        cached = self._decisions.get((host, port)) if self.decision_ttl > 0 else None
+        if cached is not None and cached[0] > self.clock() and cached[2] is not None:
+            # Fast path: a checked address of this host, and its text, from the decision cache.
+            address, address_text = cached[1], cached[2]
+        else:
+            try:
+                address = await self._checked_address(host, port, request)
+            except DestinationRefused as refusal:
+                refusal.request = request
+                raise
+            address_text = str(address)
         send_pinned = getattr(self.inner, "send_pinned", None)
         if send_pinned is not None:
             server_name = url.raw_host.decode("ascii") if url.scheme == "https" else None
-            return await send_pinned(request, str(address), server_name)
-        if str(address) == host:
+            return await send_pinned(request, address_text, server_name)
+        if address_text == host:
             return await self.inner.handle_async_request(request)
         return await self.inner.handle_async_request(_pinned(request, address))
 
@@ -313,7 +322,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             return
         if len(self._decisions) >= MAX_CACHED_DECISIONS:
             self._decisions.clear()
-        self._decisions[key] = (self.clock() + self.decision_ttl, decision)
+        text = None if isinstance(decision, DestinationRefused) else str(decision)
+        self._decisions[key] = (self.clock() + self.decision_ttl, decision, text)
 
     async def aclose(self) -> None:
         """Close the inner transport and its connection pool."""

@@ -156,9 +156,9 @@ class _ReleasingStream(httpx.AsyncByteStream):
         self.inner = inner
         self._release: Callable[[], None] | None = release
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.inner:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+        # The inner stream's own iterator: no generator frame of ours per chunk.
+        return self.inner.__aiter__()
 
     async def aclose(self) -> None:
         try:
