@@ -74,7 +74,8 @@ def sandbox() -> Iterator[Any]:
     """The sandbox platform simulator on loopback, fast timings."""
     from platform_adapters.simulators.sandbox import SandboxServer
 
-    with SandboxServer(ack_after=0.2, decide_after=0.4) as server:
+    # Wide windows between acknowledgement and decision, so a loaded machine cannot skip one.
+    with SandboxServer(ack_after=0.3, decide_after=1.2) as server:
         reset_settings(TRACKER_SANDBOX_BASE_URL=server.base_url)
         yield server
 

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -107,8 +108,21 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     group.stop()
 
 
+@pytest.fixture(scope="module")
+def slow_sandbox() -> Iterator[Any]:
+    """A sandbox platform that decides 3 s after a report: the first checks see the page live,
+    whatever the machine's speed, and removal is confirmed well inside the 6 s deadline."""
+    from platform_adapters.simulators.sandbox import SandboxServer
+
+    with SandboxServer(ack_after=0.5, decide_after=3.0) as server:
+        yield server
+
+
 @pytest.mark.e2e
-def test_embedded_default_end_to_end(processes: Processes, sandbox, tmp_path: Path) -> None:
+def test_embedded_default_end_to_end(
+    processes: Processes, slow_sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox = slow_sandbox
     processes.environment.update(
         {
             "TRACKER_SANDBOX_BASE_URL": sandbox.base_url,
@@ -132,7 +146,8 @@ def test_embedded_default_end_to_end(processes: Processes, sandbox, tmp_path: Pa
 
 
 @pytest.mark.e2e
-def test_distributed_end_to_end(processes: Processes, sandbox) -> None:
+def test_distributed_end_to_end(processes: Processes, slow_sandbox: Any) -> None:
+    sandbox = slow_sandbox
     database_url, drop = _postgres_database()
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()

@@ -126,10 +126,10 @@ def test_platform_acknowledges_then_rejects_and_the_report_escalates(client, peo
     report_id = log_url(client, people, url)
     [filing] = filings_of(db, report_id)
     jobs.file_filing(filing.id, db=db)
-    time.sleep(0.25)
+    time.sleep(0.4)
     assert jobs.poll_filing(filing.id, db=db) == "acknowledged"
     assert report(db, report_id).state == "acknowledged"
-    time.sleep(0.3)
+    time.sleep(0.9)
     assert jobs.poll_filing(filing.id, db=db) == "rejected"
     current = report(db, report_id)
     assert current.state == "escalated" and current.rung_index == 1

@@ -98,7 +98,7 @@ def test_recheck_job_confirms_removal_on_the_sandbox(client, people, db, sandbox
     report_id, url = filed_report(client, people, db, sandbox, prefix="soft")
     assert jobs.recheck_batch([report_id], db=db) == 1
     assert report(db, report_id).last_verdict == "live"
-    time.sleep(0.5)  # the simulator removes after 0.4 s; soft-* answers 200 "isn't available"
+    time.sleep(1.3)  # the simulator removes after 1.2 s; soft-* answers 200 "isn't available"
     jobs.recheck_batch([report_id], db=db)
     jobs.recheck_batch([report_id], db=db)
     current = report(db, report_id)
