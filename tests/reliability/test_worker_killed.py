@@ -64,8 +64,16 @@ def test_killed_worker_loses_nothing(
 
         # Kill when a re-check batch and a filing are both half-way through.
         def both_in_flight() -> bool:
-            pages = [e for e in proxy.flying("GET") if e.path.startswith("/videos/")]
-            return bool(pages and proxy.flying("POST"))
+            # Only requests young enough to still be unanswered when the kill lands: one caught
+            # in the last moments of its delay would be answered before the worker dies.
+            now = time.time()
+            pages = [
+                e
+                for e in proxy.flying("GET")
+                if e.path.startswith("/videos/") and now - e.arrived < PAGE_DELAY / 2
+            ]
+            posts = [e for e in proxy.flying("POST") if e.url and now - e.arrived < POST_DELAY / 2]
+            return bool(pages and posts)
 
         wait_for(
             both_in_flight,
