@@ -12,6 +12,7 @@ from tracker.db import utcnow
 from tracker.errors import Forbidden, Invalid, NotFound, Problem
 from tracker.organisations.models import Role
 from tracker.organisations.service import Principal, get_user
+from tracker.pagination import paginate
 from tracker.policies.service import NoPolicy, policy_in_force
 from tracker.reports.models import Report
 
@@ -153,10 +154,15 @@ def list_cases(
         query = query.where(Case.status == status)
     if assigned_to is not None:
         query = query.where(Case.assigned_to == assigned_to)
-    cases = list(session.exec(query.order_by(col(Case.id).desc())).all())
-    if jurisdiction is not None:
-        # JSON membership differs by dialect; the visible set of one organisation is small.
-        cases = [case for case in cases if jurisdiction.upper() in case.jurisdictions]
+    order = col(Case.id).desc()
+    if jurisdiction is None:
+        return paginate(session=session, query=query, order_by=order, limit=limit, offset=offset)
+    # JSON membership differs by dialect; only this filter reads the visible cases in Python.
+    cases = [
+        case
+        for case in session.exec(query.order_by(order)).all()
+        if jurisdiction.upper() in case.jurisdictions
+    ]
     return cases[offset : offset + limit], len(cases)
 
 

@@ -12,6 +12,7 @@ from tracker.errors import Conflict, Invalid, NotFound
 from tracker.filings.models import Filing, FilingStatus
 from tracker.filings.service import mark_submitted
 from tracker.organisations.service import Principal
+from tracker.pagination import paginate
 from tracker.reports.models import Report
 
 #: Clock skew tolerated on a caseworker's stated submission time.
@@ -29,8 +30,9 @@ def list_awaiting_manual(
         .where(Filing.status == FilingStatus.AWAITING_MANUAL)
         .where(col(Report.case_id).in_(visible))
     )
-    filings = list(session.exec(query.order_by(col(Filing.id))).all())
-    return filings[offset : offset + limit], len(filings)
+    return paginate(
+        session=session, query=query, order_by=col(Filing.id), limit=limit, offset=offset
+    )
 
 
 def confirm_manual(

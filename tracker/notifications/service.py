@@ -20,6 +20,7 @@ from tracker.notifications.models import (
     NotificationKind,
 )
 from tracker.organisations.models import Organisation, User
+from tracker.pagination import paginate
 from tracker.reports.models import Report
 from tracker.settings import get_settings
 
@@ -178,8 +179,13 @@ def list_notifications(
     query = select(Notification).where(Notification.organisation_id == organisation_id)
     if user_id is not None:
         query = query.where(Notification.user_id == user_id)
-    rows = list(session.exec(query.order_by(col(Notification.id).desc())).all())
-    page = rows[offset : offset + limit]
+    page, total = paginate(
+        session=session,
+        query=query,
+        order_by=col(Notification.id).desc(),
+        limit=limit,
+        offset=offset,
+    )
     deliveries: dict[int, list[NotificationDelivery]] = {row.id: [] for row in page if row.id}
     for delivery in session.exec(
         select(NotificationDelivery).where(
@@ -187,4 +193,4 @@ def list_notifications(
         )
     ).all():
         deliveries[delivery.notification_id].append(delivery)
-    return page, deliveries, len(rows)
+    return page, deliveries, total

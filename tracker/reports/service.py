@@ -15,6 +15,7 @@ from tracker.errors import Conflict, Invalid, NotFound, Problem
 from tracker.filings.models import Filing, FilingAttempt
 from tracker.filings.service import open_filing
 from tracker.organisations.service import Principal
+from tracker.pagination import paginate
 from tracker.policies.models import PolicyVersion
 from tracker.policies.service import as_policy, policy_for_case
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
@@ -166,9 +167,9 @@ def list_reports(
         query = query.where(on_clock, col(Report.deadline_at) <= now)
     elif overdue is False:
         query = query.where(~(on_clock & (col(Report.deadline_at) <= now)))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    items = session.exec(query.order_by(col(Report.id).desc()).limit(limit).offset(offset)).all()
-    return list(items), total
+    return paginate(
+        session=session, query=query, order_by=col(Report.id).desc(), limit=limit, offset=offset
+    )
 
 
 def get_report(*, session: Session, principal: Principal, report_id: int) -> Report | None:

@@ -1,0 +1,18 @@
+"""One page of a listing and the total before pagination, both counted by the database."""
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+T = TypeVar("T")
+
+
+def paginate(
+    *, session: Session, query: SelectOfScalar[T], order_by: Any, limit: int, offset: int
+) -> tuple[list[T], int]:
+    """The rows of one page of ``query`` in ``order_by`` order, and how many rows match."""
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    items = session.exec(query.order_by(order_by).limit(limit).offset(offset)).all()
+    return list(items), int(total)
