@@ -172,16 +172,13 @@ def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
     items = [(report_id, url, rules[platform]) for report_id, url, platform in rows]
     outcomes = asyncio.run(_check(items, settings))
     recorded = 0
-    # One transaction (one commit) per batch, a savepoint per report: a report that moved
-    # meanwhile rolls back alone, and a batch of 50 costs one commit, not 50.
-    with db.transaction() as session:
-        for outcome in outcomes:
-            try:
-                with session.begin_nested():
-                    if _record(session, outcome) is not None:
-                        recorded += 1
-            except StaleState:
-                logger.info("report %s moved during its check; the next decides", outcome.key)
+    for outcome in outcomes:
+        try:
+            with db.transaction() as session:
+                if _record(session, outcome) is not None:
+                    recorded += 1
+        except StaleState:
+            logger.info("report %s moved during its check; the next check decides", outcome.key)
     return recorded
 
 
