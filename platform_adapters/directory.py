@@ -38,16 +38,30 @@ class PlatformEntry:
     source: str
     checked: date | None
     confidence: str
+    #: Domains whose subdomains are customers' sites (``pages.dev``): ``www.`` there is a site.
+    tenant_domains: tuple[str, ...] = ()
 
 
 class Directory:
-    """Read-only view of ``directory.toml`` plus hosts configured at run time."""
+    """Read-only view of ``directory.toml`` plus hosts configured at run time.
 
-    def __init__(self, document: Mapping[str, Any], extra_hosts: Mapping[str, str]) -> None:
+    Platforms marked ``sandbox_only`` (the local simulator) exist only with ``sandbox_enabled``:
+    otherwise no host is detected as theirs, nothing routes to them and no listing shows them.
+    """
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        extra_hosts: Mapping[str, str],
+        *,
+        sandbox_enabled: bool = False,
+    ) -> None:
         self.document = document
         self.platforms: dict[str, PlatformEntry] = {}
         self._platform_by_domain: dict[str, str] = {}
         for slug, entry in document.get("platforms", {}).items():
+            if entry.get("sandbox_only", False) and not sandbox_enabled:
+                continue
             self.platforms[slug] = PlatformEntry(
                 slug=slug,
                 name=entry["name"],
@@ -62,10 +76,13 @@ class Directory:
                 source=entry.get("source", ""),
                 checked=entry.get("checked"),
                 confidence=entry.get("confidence", "confirmed"),
+                tenant_domains=tuple(entry.get("tenant_domains", ())),
             )
             for domain in entry.get("domains", ()):
                 self._platform_by_domain[domain] = slug
-        self._platform_by_domain.update(extra_hosts)
+        self._platform_by_domain.update(
+            (host, slug) for host, slug in extra_hosts.items() if slug in self.platforms
+        )
         self.intermediaries = {
             target: _route(spec, "intermediary")
             for target, spec in document.get("intermediaries", {}).items()
@@ -113,6 +130,20 @@ def _document() -> Mapping[str, Any]:
     return tomllib.loads(text)
 
 
-def load_directory(extra_hosts: Mapping[str, str] | None = None) -> Directory:
+def load_directory(
+    extra_hosts: Mapping[str, str] | None = None, *, sandbox_enabled: bool = False
+) -> Directory:
     """The directory, with run-time hosts (such as the sandbox simulator's) added."""
-    return Directory(_document(), dict(extra_hosts or {}))
+    return Directory(_document(), dict(extra_hosts or {}), sandbox_enabled=sandbox_enabled)
+
+
+@lru_cache(maxsize=1)
+def www_folding_hosts() -> frozenset[str]:
+    """Every platform domain of the directory on which ``www.<domain>`` is the same site."""
+    directory = Directory(_document(), {})
+    return frozenset(
+        domain
+        for entry in directory.platforms.values()
+        for domain in entry.domains
+        if domain not in entry.tenant_domains
+    )

@@ -13,6 +13,7 @@ same ``Message-ID``, which mail systems and ticketing tools treat as the same me
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from pydantic import Field, SecretStr
 from platform_adapters.base import (
     Adapter,
     AdapterConfig,
+    AdapterError,
     ChannelKind,
     FilingReceipt,
     FilingRequest,
@@ -37,6 +39,9 @@ from platform_adapters.base import (
 from platform_adapters.notices import UnknownNoticeTemplate, notice_reference, render_notice
 
 MESSAGE_ID_DOMAIN = "takedown-tracker"
+#: Failures are logged by the notice reference (the filing's idempotency key, also the
+#: Message-ID) and the SMTP code or error class: never the address, the URL or the text.
+logger = logging.getLogger(__name__)
 #: Kept under its old name: the reference doubles as the Message-ID's local part.
 message_reference = notice_reference
 
@@ -84,7 +89,16 @@ class EmailAdapter(Adapter):
         if not isinstance(address, str) or not address.strip():
             raise PermanentError("no abuse address for this channel")
         message = self.build_message(request, address.strip())
-        self._send(message)
+        try:
+            self._send(message)
+        except AdapterError as error:
+            logger.warning(
+                "e-mail filing %s failed (%s): %s",
+                message_reference(request.idempotency_key),
+                error.kind,
+                error.message,
+            )
+            raise
         return FilingReceipt(
             channel_kind=ChannelKind.EMAIL,
             external_ref=str(message["Message-ID"]),

@@ -8,6 +8,12 @@ bootstrap files (RFC 9224), shipped in ``data/rdap/`` and refreshed by ``refresh
 
 Requests are sync httpx calls with explicit timeouts and no transport retries: the filing task
 retries, on ``TransientError`` (timeouts, 429, 5xx).
+
+RDAP is never asked about a destination that is not on the public internet (a private, loopback
+or metadata address, an internal name such as ``*.internal``): no registry holds an abuse contact
+for one, and the question itself would tell an outside server about the deployment's network.
+Such a look-up is a ``PermanentError`` before any request. Only an explicit ``allowlist`` (the
+tests' documentation networks) admits a non-public address.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from platform_adapters.addresses import AddressPolicy, host_name_class
 from platform_adapters.base import PermanentError, TransientError
 from platform_adapters.http_transport import retry_after_seconds, send_request
 
@@ -122,10 +129,16 @@ class RdapClient:
         bootstrap: Bootstrap,
         base_url_override: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        allowlist: Iterable[str] = (),
     ) -> None:
         self.bootstrap = bootstrap
         self.base_url_override = base_url_override
         self.timeout = timeout
+        self.policy = AddressPolicy(allowlist)
+
+    def may_ask_about(self, address: str) -> bool:
+        """Whether RDAP may be asked about ``address``: public, or in an allowlisted network."""
+        return self.policy.address_refusal(ipaddress.ip_address(address)) is None
 
     def abuse_contact_for_domain(self, domain: str) -> AbuseContact | None:
         """The abuse contact of the registrar of ``domain``'s registered domain, if RDAP has one."""
@@ -135,6 +148,11 @@ class RdapClient:
             raise PermanentError(f"not a valid domain name: {domain!r}") from error
         if "." not in name or not all(_LABEL.match(label) for label in name.split(".")):
             raise PermanentError(f"not a valid domain name: {domain!r}")
+        if host_name_class(domain) is not None:
+            raise PermanentError(
+                f"RDAP is not asked about {domain[:100]!r}: it is an internal name, "
+                "not on the public internet"
+            )
         base_url = self.base_url_override or self.bootstrap.base_url_for_domain(name)
         if base_url is None:
             return None
@@ -157,6 +175,12 @@ class RdapClient:
             ip = ipaddress.ip_address(address)
         except ValueError as error:
             raise PermanentError(f"not an IP address: {address!r}") from error
+        refused = self.policy.address_refusal(ip)
+        if refused is not None:
+            raise PermanentError(
+                f"RDAP is not asked about {ip}: a {refused.replace('_', '-')} address is not on "
+                "the public internet and has no abuse contact"
+            )
         base_url = self.base_url_override or self.bootstrap.base_url_for_ip(str(ip))
         if base_url is None:
             return None

@@ -10,20 +10,21 @@ contact of the network hosting it), as ``channel_params["lookup"]`` says:
   because a host can take content down while a registrar can only act on the whole domain.
 
 No contact found is permanent, so the tracker escalates to the next rung; RDAP 429, 5xx and
-timeouts are transient.
+timeouts are transient. So is a host RDAP is never asked about: an internal name, or an address
+that is not public (a resolved name's non-public addresses are skipped, never sent to RDAP).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from platform_adapters.addresses import host_name_class, parse_address
 from platform_adapters.base import (
     AdapterConfig,
     FilingReceipt,
@@ -74,10 +75,13 @@ class RdapEmailAdapter(EmailAdapter):
         *,
         resolver: Resolver | None = None,
         bootstrap: Bootstrap | None = None,
+        rdap_allowlist: Iterable[str] = (),
     ) -> None:
         super().__init__(config)
         self.resolver = resolver or system_resolver
         self._bootstrap = bootstrap
+        # Networks RDAP may be asked about although not public: only tests inject any.
+        self.rdap_allowlist = tuple(rdap_allowlist)
 
     @classmethod
     def config_from(cls, settings: Any, stored: Mapping[str, Any]) -> AdapterConfig:
@@ -96,6 +100,7 @@ class RdapEmailAdapter(EmailAdapter):
             bootstrap,
             base_url_override=self.config.rdap_base_url,
             timeout=self.config.rdap_timeout_seconds,
+            allowlist=self.rdap_allowlist,
         )
 
     def find_contact(self, request: FilingRequest) -> AbuseContact:
@@ -108,19 +113,32 @@ class RdapEmailAdapter(EmailAdapter):
         )
         if lookup not in LOOKUP_MODES:
             raise PermanentError(f"unknown RDAP lookup {lookup!r} (use domain, ip or both)")
+        literal = parse_address(host)
+        if literal is None and host_name_class(host) is not None:
+            # Not even resolved: only an internal resolver answers for such a name.
+            raise PermanentError(
+                f"RDAP is not asked about {host[:100]}: it is an internal name, "
+                "not on the public internet"
+            )
         client = self.rdap_client()
-        is_address = _is_ip_literal(host)
+        skipped = False
         if lookup in ("ip", "both"):
-            addresses = [host.strip("[]")] if is_address else self.resolver(host)
+            # A literal is asked about as typed (a non-public one is refused with its reason);
+            # of a name's addresses only the public ones are, without saying which were not.
+            addresses = [str(literal)] if literal is not None else self.resolver(host)
             for address in addresses:
+                if literal is None and not _may_ask(client, address):
+                    skipped = True
+                    continue
                 contact = client.abuse_contact_for_ip(address)
                 if contact is not None:
                     return contact
-        if lookup in ("domain", "both") and not is_address:
+        if lookup in ("domain", "both") and literal is None:
             contact = client.abuse_contact_for_domain(host)
             if contact is not None:
                 return contact
-        raise PermanentError(f"no abuse contact found by RDAP for {host}")
+        unasked = " (RDAP was not asked about its non-public addresses)" if skipped else ""
+        raise PermanentError(f"no abuse contact found by RDAP for {host}{unasked}")
 
     def file(self, request: FilingRequest) -> FilingReceipt:
         """Find the abuse contact, then send the notice there as the e-mail adapter does."""
@@ -131,9 +149,9 @@ class RdapEmailAdapter(EmailAdapter):
         return super().file(addressed)
 
 
-def _is_ip_literal(host: str) -> bool:
+def _may_ask(client: RdapClient, address: str) -> bool:
+    """Whether a resolved address may be sent to RDAP (public, or allowlisted for tests)."""
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        return client.may_ask_about(address)
     except ValueError:
         return False
-    return True

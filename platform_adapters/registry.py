@@ -4,6 +4,10 @@ A third party adds an adapter without touching this repository by declaring, in 
 package, an entry point in the group ``takedown_tracker.adapters`` that names an ``Adapter``
 subclass. A plugin that fails to import, is not an ``Adapter`` or reuses a slug stops start-up
 with ``PluginError``: a channel never disappears silently.
+
+``ADAPTERS`` knows every slug, so rows that name one always resolve to a class. Which adapters are
+*enabled* depends on settings: the sandbox adapter only when ``sandbox_enabled`` is on (the demo
+and the tests). A disabled adapter is absent from ``enabled_adapters`` and cannot be built.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from platform_adapters.aws_abuse import AwsAbuseAdapter
-from platform_adapters.base import Adapter, AdapterConfig
+from platform_adapters.base import Adapter, AdapterConfig, MissingCredentialsError
 from platform_adapters.cloudflare import CloudflareAdapter
 from platform_adapters.email import EmailAdapter
 from platform_adapters.manual import ManualAdapter
@@ -55,6 +59,10 @@ BUILT_IN: tuple[type[Adapter], ...] = (
     AwsAbuseAdapter,
     RedditAdapter,
 )
+
+
+#: Adapters that exist only where the sandbox is enabled (``settings.sandbox_enabled``).
+SANDBOX_ONLY: frozenset[str] = frozenset({SandboxAdapter.slug})
 
 
 class PluginError(RuntimeError):
@@ -107,11 +115,28 @@ def adapter_class(slug: str) -> type[Adapter]:
         raise UnknownAdapter(slug) from None
 
 
+def is_enabled(slug: str, settings: Any) -> bool:
+    """Whether adapter ``slug`` may be used under ``settings`` (the sandbox only when enabled)."""
+    return slug not in SANDBOX_ONLY or bool(getattr(settings, "sandbox_enabled", False))
+
+
+def enabled_adapters(settings: Any) -> dict[str, type[Adapter]]:
+    """The adapters that may be used under ``settings``, by slug."""
+    return {slug: adapter for slug, adapter in ADAPTERS.items() if is_enabled(slug, settings)}
+
+
 def build_config(
     slug: str, settings: Any, stored: Mapping[str, Any] | None = None
 ) -> AdapterConfig:
     """The typed config for adapter ``slug`` from settings and its stored credentials."""
-    return adapter_class(slug).config_from(settings, stored or {})
+    adapter = adapter_class(slug)
+    if not is_enabled(slug, settings):
+        # Missing credentials in the taxonomy: nothing is sent, the channel is disabled with an
+        # alert, and storing credentials for it is refused with 422.
+        raise MissingCredentialsError(
+            f"the {slug} adapter is disabled; it exists only with TRACKER_SANDBOX_ENABLED=true"
+        )
+    return adapter.config_from(settings, stored or {})
 
 
 def build_adapter(slug: str, settings: Any, stored: Mapping[str, Any] | None = None) -> Adapter:

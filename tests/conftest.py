@@ -37,6 +37,7 @@ TEST_ENVIRONMENT = {
     "TRACKER_POLICY_DIRS": str(TESTS / "policies"),
     # Loopback is allowed only because the simulators live there; off by default in the product.
     "TRACKER_OUTBOUND_ALLOWLIST": "127.0.0.1",
+    "TRACKER_SANDBOX_ENABLED": "true",  # the simulator platform; off by default in the product
     "TRACKER_CONFIRM_INTERVAL_SECONDS": "0",
     "TRACKER_CHECK_INTERVAL_ACTIVE_SECONDS": "3600",
     "TRACKER_LEASE_SECONDS": "60",

@@ -248,6 +248,7 @@ def test_registry_builds_every_adapter_from_settings() -> None:
 
 def test_stored_credentials_override_settings() -> None:
     settings = SimpleNamespace(
+        sandbox_enabled=True,
         sandbox_base_url="http://127.0.0.1:9",
         sandbox_api_token=SecretStr("from-settings"),
         outbound_timeout_seconds=3,

@@ -36,7 +36,7 @@ def test_bulk_intake_creates_dedupes_and_detects_platforms(client, people):
         "created",
         "created",
     ]
-    assert results[0]["canonical_url"] == "https://facebook.com/story.php?story_fbid=111&id=222"
+    assert results[0]["canonical_url"] == "https://facebook.com/story.php?id=222&story_fbid=111"
     assert results[0]["platform"] == "facebook"
     assert results[1]["reason"] == "same URL as entry 0"
     assert results[2]["canonical_url"] == "https://x.com/fakeuser/status/123"

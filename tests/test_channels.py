@@ -88,7 +88,9 @@ def test_routes_fall_back_to_intermediaries_then_to_a_packet_that_says_so():
 def test_directory_is_served_read_only(client, people):
     listing = client.get("/api/v1/channels", headers=people.auth("dashboard"))
     assert listing.status_code == 200
-    x = next(item for item in listing.json() if item["slug"] == "x")
+    page = listing.json()
+    assert page["total"] == len(page["items"]) and page["limit"] == 50 and page["offset"] == 0
+    x = next(item for item in page["items"] if item["slug"] == "x")
     assert x["channels"][0]["details"]["form_url"] == (
         "https://help.x.com/forms/safety-and-sensitive-content/take-it-down"
     )
@@ -172,7 +174,7 @@ def test_stored_credentials_are_what_the_worker_files_with(client, people, db, s
     report_id = log_url(client, people, f"{sandbox.base_url}/videos/comply-cred-{time.time_ns()}")
     [filing] = filings_of(db, report_id)
     assert jobs.file_filing(filing.id, db=db) == "invalid_credentials"
-    alerts = client.get("/api/v1/alerts", headers=people.auth("supervisor")).json()
+    alerts = client.get("/api/v1/alerts", headers=people.auth("supervisor")).json()["items"]
     assert [(a["kind"], a["subject"]) for a in alerts] == [
         ("adapter.invalid_credentials", "adapter:sandbox")
     ]

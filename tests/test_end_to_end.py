@@ -27,6 +27,7 @@ FAST = {
     "TRACKER_ENVIRONMENT": "development",
     "TRACKER_POLICY_DIRS": str(TESTS / "policies"),
     "TRACKER_OUTBOUND_ALLOWLIST": "127.0.0.1",
+    "TRACKER_SANDBOX_ENABLED": "true",  # the simulated platform exists only when enabled
     "TRACKER_SWEEP_INTERVAL_SECONDS": "0.3",
     "TRACKER_CHECK_INTERVAL_ACTIVE_SECONDS": "0.5",
     "TRACKER_CHECK_INTERVAL_ACKNOWLEDGED_SECONDS": "0.5",

@@ -232,7 +232,7 @@ def test_webhook_retries_5xx_then_delivers_and_fails_fast_on_4xx(
     second = deliveries(db)[-1]
     jobs.deliver_notification(second.id, db=db)
     assert deliveries(db)[-1].status == "failed"  # a 4xx is not retried
-    alerts = client.get("/api/v1/alerts", headers=people.auth("supervisor")).json()
+    alerts = client.get("/api/v1/alerts", headers=people.auth("supervisor")).json()["items"]
     assert any(alert["kind"] == "notification.webhook_failing" for alert in alerts)
 
 
@@ -315,10 +315,10 @@ def test_watchdog_alerts_on_a_stalled_checker_and_resolves(client, people, db, s
             .values(next_check_at=utcnow() - timedelta(hours=2))
         )
     watchdog(db, get_settings())
-    ready = client.get("/readyz").json()
+    ready = client.get("/readyz", headers=people.auth("admin")).json()
     assert ready["status"] == "degraded" and ready["checks"]["checker"] == "stalled"
     assert "checker.stalled" in ready["checks"]["open_alerts"]
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=people.auth("admin")).text
     assert 'tracker_alerts_open{kind="checker.stalled"} 1.0' in metrics
     jobs.recheck_batch([report_id], db=db)
     watchdog(db, get_settings())
@@ -340,6 +340,7 @@ def test_watchdog_alerts_on_a_channel_that_keeps_failing(client, people, db, san
         with db.transaction() as session:
             assert "adapter:sandbox" in run_watchdog(session=session, settings=get_settings())
         alerts = client.get("/api/v1/alerts", headers=people.auth("supervisor")).json()
+        alerts = alerts["items"]
         assert ("channel.failing", "adapter:sandbox") in {(a["kind"], a["subject"]) for a in alerts}
     finally:
         reset_settings(

@@ -23,6 +23,7 @@ from workers.recheck.guard import (
     GuardedTransport,
     IPAddress,
     ResolutionFailed,
+    address_class,
     is_public_address,
 )
 from workers.recheck.transport import FastTransport
@@ -193,8 +194,10 @@ def test_policy_allows_public_addresses(address: str) -> None:
 
 def test_policy_refuses_when_any_address_is_private() -> None:
     addresses = [ipaddress.ip_address("1.1.1.1"), ipaddress.ip_address("10.0.0.5")]
-    with pytest.raises(DestinationRefused, match="10.0.0.5"):
+    with pytest.raises(DestinationRefused) as refused:
         AddressPolicy([]).check("mixed.example.test", addresses)
+    assert refused.value.address_class == "private"
+    assert str(refused.value) == "destination refused by policy"
 
 
 def test_policy_refuses_no_addresses() -> None:
@@ -216,8 +219,9 @@ def test_policy_allowlist_by_network_address_and_host() -> None:
 
 def test_metadata_address_refused_even_when_allowlisted() -> None:
     policy = AddressPolicy(["169.254.0.0/16", "metadata.example.test"])
-    with pytest.raises(DestinationRefused, match="metadata"):
+    with pytest.raises(DestinationRefused) as refused:
         policy.check("metadata.example.test", [ipaddress.ip_address("169.254.169.254")])
+    assert refused.value.address_class == "metadata"
 
 
 # --- transport on real loopback servers --------------------------------------------------------
@@ -235,8 +239,9 @@ def test_redirect_to_other_loopback_address_is_refused(
 ) -> None:
     target = f"http://127.0.0.1:{server_one.port}/ok"
     client = client_for(["127.0.0.2"])
-    with pytest.raises(DestinationRefused, match="127.0.0.1"):
+    with pytest.raises(DestinationRefused) as refused:
         asyncio.run(fetch(client, f"http://127.0.0.2:{server_two.port}/redirect?to={target}"))
+    assert refused.value.address_class == "loopback"
     assert [path for path, _host in server_two.hits] == [f"/redirect?to={target}"]
     assert server_one.hits == []
 
@@ -267,8 +272,9 @@ def test_host_name_resolving_to_private_address_is_refused(
 def test_numeric_host_forms_are_refused_before_resolution(url: str) -> None:
     resolver = FakeResolver({})
     client = client_for(["127.0.0.0/8"], resolver)
-    with pytest.raises(DestinationRefused, match="dotted-quad"):
+    with pytest.raises(DestinationRefused) as refused:
         asyncio.run(fetch(client, url))
+    assert refused.value.address_class == "ambiguous_number"
     assert resolver.lookups == []
 
 
@@ -386,3 +392,54 @@ def test_decisions_are_cached_per_host_and_shared_by_concurrent_lookups(
         ("sim.example.test", port),
     ]
     assert len(server_two.hits) == 6
+
+
+# --- refusals name no host and no address; the log says only the class -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("10.0.0.5", "private"),
+        ("fd12::1", "private"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("::ffff:169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("169.254.1.1", "link_local"),
+        ("fe80::1", "link_local"),
+        ("100.64.0.1", "cgnat"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("192.0.2.10", "reserved"),
+        ("64:ff9b::a00:5", "private"),  # NAT64 of 10.0.0.5
+        ("1.1.1.1", None),
+        ("::ffff:1.1.1.1", None),
+    ],
+)
+def test_one_classification_names_why_an_address_is_not_public(
+    address: str, expected: str | None
+) -> None:
+    parsed = ipaddress.ip_address(address)
+    assert address_class(parsed) == expected
+    assert is_public_address(parsed) is (expected is None)
+
+
+def test_refusal_text_hides_the_host_and_the_resolved_address(
+    server_one: RecordingServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    resolver = FakeResolver({"intranet-fake.example.test": ["10.0.0.1"]})
+    client = client_for([], resolver)
+    with caplog.at_level("DEBUG"), pytest.raises(DestinationRefused) as refused:
+        asyncio.run(fetch(client, f"http://intranet-fake.example.test:{server_one.port}/ok"))
+    assert str(refused.value) == "destination refused by policy"
+    assert refused.value.reason == "destination refused by policy"
+    assert refused.value.address_class == "private"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "outbound request refused by policy: private destination" in logged
+    assert "10.0.0.1" not in logged and "intranet-fake" not in logged

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from harnesses.rdap_email import TEST_NETWORKS
 from rdap_server import HOSTING_ABUSE_EMAIL, NETWORK_ABUSE_EMAIL, REGISTRAR_ABUSE_EMAIL, RdapServer
 
 from platform_adapters.base import PermanentError, TransientError
@@ -24,7 +25,10 @@ EMPTY = {"services": []}
 
 def client_for(server: RdapServer, timeout: float = 2) -> RdapClient:
     return RdapClient(
-        Bootstrap(EMPTY, EMPTY, EMPTY), base_url_override=server.base_url, timeout=timeout
+        Bootstrap(EMPTY, EMPTY, EMPTY),
+        base_url_override=server.base_url,
+        timeout=timeout,
+        allowlist=TEST_NETWORKS,
     )
 
 
@@ -158,7 +162,7 @@ def test_lookups_follow_the_bootstrap_without_an_override(rdap_server: RdapServe
     bootstrap = Bootstrap(
         {"services": [[["example"], [base]]]}, {"services": [[["192.0.2.0/24"], [base]]]}, EMPTY
     )
-    client = RdapClient(bootstrap, timeout=2)
+    client = RdapClient(bootstrap, timeout=2, allowlist=TEST_NETWORKS)
 
     assert client.abuse_contact_for_domain("leaky.example").email == REGISTRAR_ABUSE_EMAIL  # type: ignore[union-attr]
     assert client.abuse_contact_for_ip("192.0.2.10").email == HOSTING_ABUSE_EMAIL  # type: ignore[union-attr]
@@ -188,7 +192,9 @@ def test_timeout_and_refused_connection_are_transient(rdap_server: RdapServer) -
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(TransientError, match="unreachable"):
-        RdapClient(Bootstrap(EMPTY, EMPTY, EMPTY), closed, 1).abuse_contact_for_ip("192.0.2.1")
+        RdapClient(
+            Bootstrap(EMPTY, EMPTY, EMPTY), closed, 1, allowlist=TEST_NETWORKS
+        ).abuse_contact_for_ip("192.0.2.1")
 
 
 @pytest.mark.parametrize("bad", ["bad_domain!", "nodot", "-leading.example"])

@@ -36,11 +36,12 @@ from tracker.reports.urls import CanonicalUrl, UrlRejected, canonicalise
         ("https://example.test/a b?q=a b", "https://example.test/a%20b?q=a%20b"),
         ("https://example.test/caf\u00e9", "https://example.test/caf%C3%A9"),
         ("https://example.test/?q=%e2%82%ac", "https://example.test/?q=%E2%82%AC"),
-        # Tracking parameters dropped, others kept in order.
+        # Tracking parameters dropped, others sorted by name (repeated names keep their order).
         (
             "https://example.test/p?b=2&utm_source=x&UTM_Medium=y&a=1&fbclid=z&gclid=w",
-            "https://example.test/p?b=2&a=1",
+            "https://example.test/p?a=1&b=2",
         ),
+        ("https://example.test/p?tag=z&id=1&tag=a", "https://example.test/p?id=1&tag=z&tag=a"),
         ("https://example.test/p?si=abc&igshid=1&igsh=2&mibextid=3", "https://example.test/p"),
         ("https://example.test/p?s=20&t=1", "https://example.test/p?s=20&t=1"),
         ("https://example.test/p?", "https://example.test/p"),
@@ -58,7 +59,7 @@ from tracker.reports.urls import CanonicalUrl, UrlRejected, canonicalise
         # Facebook.
         (
             "https://m.facebook.com/permalink.php?story_fbid=111&id=222&__tn__=R&mibextid=x",
-            "https://facebook.com/permalink.php?story_fbid=111&id=222",
+            "https://facebook.com/permalink.php?id=222&story_fbid=111",
         ),
         (
             "https://www.facebook.com/story.php?id=222&rdid=q&story_fbid=111",
@@ -204,3 +205,53 @@ def test_rejection_messages_stay_short() -> None:
         canonicalise("https://" + "-a" * 120 + ".test/")
     assert caught.value.code == "url.host_invalid"
     assert len(caught.value.message) < 260
+
+
+# --- every platform host of the channel directory folds www.; parameter order is irrelevant --
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("https://www.pornhub.com/view_video.php?viewkey=fake1", "pornhub.com"),
+        ("http://www.youporn.com/watch/1/fake", "youporn.com"),
+        ("https://www.discord.com/channels/1/2", "discord.com"),
+        ("https://www.bing.com/images/search?q=fake", "bing.com"),
+        ("https://www.snapchat.com/add/fakeuser", "snapchat.com"),
+        ("https://www.telegram.org/fake", "telegram.org"),
+        # Domains whose subdomains are customers' sites keep www.: that is a site of its own.
+        ("https://www.pages.dev/leak", "www.pages.dev"),
+        ("https://www.cloudfront.net/leak.mp4", "www.cloudfront.net"),
+        # Hosts outside the directory keep www.
+        ("https://www.leaky-site.example/v/1", "www.leaky-site.example"),
+    ],
+)
+def test_www_folds_for_every_directory_platform_host(raw: str, canonical: str) -> None:
+    assert canonicalise(raw).host == canonical
+
+
+def test_directory_platform_hosts_are_fetched_over_https() -> None:
+    assert canonicalise("http://www.youporn.com/watch/1/fake").canonical == (
+        "https://youporn.com/watch/1/fake"
+    )
+    assert canonicalise("http://www.leaky-site.example/v").canonical == (
+        "http://www.leaky-site.example/v"
+    )
+
+
+def test_spellings_differing_in_www_and_parameter_order_are_one_url() -> None:
+    spellings = [
+        "https://www.pornhub.com/view_video.php?viewkey=fake9&pkey=3",
+        "https://pornhub.com/view_video.php?pkey=3&viewkey=fake9",
+        "http://www.pornhub.com/view_video.php?pkey=3&utm_source=x&viewkey=fake9",
+    ]
+    assert {canonicalise(spelling).canonical for spelling in spellings} == {
+        "https://pornhub.com/view_video.php?pkey=3&viewkey=fake9"
+    }
+
+
+def test_repeated_parameters_keep_their_relative_order() -> None:
+    first = canonicalise("https://example.test/s?tag=b&q=1&tag=a").canonical
+    second = canonicalise("https://example.test/s?tag=a&q=1&tag=b").canonical
+    assert first == "https://example.test/s?q=1&tag=b&tag=a"
+    assert second == "https://example.test/s?q=1&tag=a&tag=b"

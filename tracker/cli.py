@@ -1,15 +1,17 @@
-"""The `tracker` command: serve, worker, scheduler, db upgrade, users create, keys generate."""
+"""The `tracker` command: serve, worker, scheduler, db upgrade, users, keys generate."""
 
 from __future__ import annotations
 
-import logging
-import os
+import socket
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tracker.organisations.models import Role
+
+if TYPE_CHECKING:
+    from tracker.demo.startup import Demo
 
 app = typer.Typer(help="Takedown-request tracker.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -21,10 +23,10 @@ app.add_typer(keys_app, name="keys")
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL at INFO; a leaked URL is itself sensitive, so keep it out.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from tracker.logs import configure_logging
+    from tracker.settings import get_settings
+
+    configure_logging(get_settings().log_format)
 
 
 DEMO_ORGANISATION = "Demo helpline"
@@ -57,26 +59,53 @@ def _first_admin_key(database) -> str | None:  # type: ignore[no-untyped-def]
     return key
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bind the API's socket before anything starts, so a taken port fails in one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except (OSError, OverflowError) as error:
+        listener.close()
+        reason = getattr(error, "strerror", None) or str(error)
+        raise typer.Exit(_serve_error(f"cannot listen on {host}:{port}: {reason}")) from error
+    return listener
+
+
+def _serve_error(message: str) -> int:
+    typer.echo(f"tracker serve: {message}", err=True)
+    return 1
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    demo: Annotated[bool, typer.Option(help="Also run the sandbox platform simulator")] = False,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free port)")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(help="Also run the sandbox platform, a mail sink and the demo policy"),
+    ] = False,
 ) -> None:
     """Run the API. In the embedded default this also runs the scheduler and the tasks."""
     _configure_logging()
-    simulator = None
+    companions = None
     if demo:
-        from platform_adapters.simulators.sandbox import SandboxServer
+        from tracker.demo.startup import DemoError, start_demo
 
-        simulator = SandboxServer(port=8765, ack_after=5, decide_after=15)
-        simulator.start()
-        # The demo fetches the simulator on loopback, so allow exactly that host, explicitly.
-        os.environ.setdefault("TRACKER_SANDBOX_BASE_URL", simulator.base_url)
-        os.environ.setdefault("TRACKER_OUTBOUND_ALLOWLIST", "127.0.0.1")
-        os.environ.setdefault("TRACKER_CHECK_INTERVAL_ACTIVE_SECONDS", "20")
-        os.environ.setdefault("TRACKER_CONFIRM_INTERVAL_SECONDS", "10")
-        os.environ.setdefault("TRACKER_POLL_INTERVAL_SECONDS", "5")
+        try:
+            companions = start_demo()
+        except DemoError as error:
+            raise typer.Exit(_serve_error(str(error))) from error
+    try:
+        _serve(host, port, companions)
+    finally:
+        if companions is not None:
+            companions.stop()
+
+
+def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
     import uvicorn
 
     from tracker.api.app import create_app
@@ -86,6 +115,9 @@ def serve(
     from workers.scheduler import build_scheduler
 
     settings = get_settings()
+    listen_host = host or settings.host
+    listener = _listening_socket(listen_host, settings.port if port is None else port)
+    listen_port = listener.getsockname()[1]
     db = database()
     scheduler = runner = None
     if settings.run_mode is RunMode.EMBEDDED:
@@ -99,22 +131,29 @@ def serve(
         from workers.dispatch import celery_dispatcher
 
         install_dispatcher(celery_dispatcher())
-    listen_host, listen_port = host or settings.host, port or settings.port
     key = _first_admin_key(db)
-    typer.echo(f"Tracker ({settings.run_mode.value}) at http://{listen_host}:{listen_port}/docs")
-    if simulator is not None:
-        typer.echo(f"Sandbox platform simulator at {simulator.base_url}")
+    shown_host = f"[{listen_host}]" if ":" in listen_host else listen_host
+    typer.echo(f"Tracker ({settings.run_mode.value}) at http://{shown_host}:{listen_port}/docs")
+    for line in companions.messages if companions is not None else []:
+        typer.echo(line)
     if key is not None:
         typer.echo(f"First admin API key (shown once, keep it safe): {key}")
+    # uvicorn's default logging config would replace ours (tracker.logs) and bring its access
+    # log back. That log is one switch for the whole process (each connection asks whether the
+    # "uvicorn.access" logger has handlers), so it printed the simulator's requests, leaked-URL
+    # paths included, despite the simulator's access_log=False. Keep ours, and no access log:
+    # paths and queries can name a case's URL; errors are still logged with the request id.
+    config = uvicorn.Config(
+        create_app(db), log_config=None, log_level="info", access_log=False, lifespan="on"
+    )
     try:
-        uvicorn.run(create_app(db), host=listen_host, port=listen_port, log_level="info")
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         if runner is not None:
             runner.shutdown()
-        if simulator is not None:
-            simulator.stop()
 
 
 @app.command()
@@ -179,7 +218,9 @@ def db_upgrade() -> None:
 def users_create(
     organisation: Annotated[str, typer.Option(help="Organisation name (created if new)")],
     name: Annotated[str, typer.Option(help="The user's display name")],
-    role: Annotated[Role, typer.Option(help="caseworker, supervisor, dashboard or admin")],
+    role: Annotated[
+        Role, typer.Option(help="caseworker, supervisor, dashboard, admin or metrics")
+    ],
     organisation_email: Annotated[
         str, typer.Option(help="Organisation's contact e-mail for filings")
     ] = "takedowns@helpline.example",
@@ -198,6 +239,85 @@ def users_create(
         )
     typer.echo(f"user {user.id} ({role.value}) in organisation {org.id}")
     typer.echo(f"API key (shown once): {key}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code=1)
+
+
+@users_app.command("list")
+def users_list(
+    organisation: Annotated[str, typer.Option(help="Organisation name")],
+) -> None:
+    """List an organisation's users: id, role, whether active, display name."""
+    from tracker.organisations.service import find_organisation, list_users
+    from tracker.runtime import database
+
+    with database().transaction() as session:
+        org = find_organisation(session=session, name=organisation)
+        if org is None or org.id is None:
+            raise _fail(f"no organisation named {organisation!r}")
+        users = list_users(session=session, organisation_id=org.id)
+    for user in users:
+        state = "active" if user.is_active else "deactivated"
+        typer.echo(f"{user.id}\t{user.role}\t{state}\t{user.display_name}")
+
+
+@users_app.command("deactivate")
+def users_deactivate(user_id: Annotated[int, typer.Argument(help="The user's id")]) -> None:
+    """Deactivate a user: their keys stop at once and their sessions are cut (audited)."""
+    from tracker.errors import DomainError
+    from tracker.organisations.service import deactivate_user, get_user
+    from tracker.runtime import database
+
+    try:
+        with database().transaction() as session:
+            user = get_user(session=session, organisation_id=None, user_id=user_id)
+            if user is None:
+                raise _fail(f"no user {user_id}")
+            revoked = deactivate_user(session=session, user=user, actor="cli")
+    except DomainError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"user {user_id} deactivated; {revoked} key(s) revoked")
+
+
+@users_app.command("new-key")
+def users_new_key(user_id: Annotated[int, typer.Argument(help="The user's id")]) -> None:
+    """Issue another API key to a user and print it, once; older keys keep working."""
+    from tracker.errors import DomainError
+    from tracker.organisations.service import get_user, new_key
+    from tracker.runtime import database
+
+    try:
+        with database().transaction() as session:
+            user = get_user(session=session, organisation_id=None, user_id=user_id)
+            if user is None:
+                raise _fail(f"no user {user_id}")
+            api_key, key = new_key(session=session, user=user, actor="cli")
+    except DomainError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"key {api_key.id} for user {user_id}")
+    typer.echo(f"API key (shown once): {key}")
+
+
+@users_app.command("revoke-key")
+def users_revoke_key(key_id: Annotated[int, typer.Argument(help="The key's id")]) -> None:
+    """Revoke one API key; it stops at once (audited)."""
+    from tracker.errors import DomainError
+    from tracker.organisations.service import get_key, revoke_key
+    from tracker.runtime import database
+
+    try:
+        with database().transaction() as session:
+            found = get_key(session=session, key_id=key_id, organisation_id=None)
+            if found is None:
+                raise _fail(f"no key {key_id}")
+            api_key, user = found
+            revoke_key(session=session, api_key=api_key, user=user, actor="cli")
+    except DomainError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"key {key_id} revoked")
 
 
 @keys_app.command("generate")

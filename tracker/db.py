@@ -90,12 +90,23 @@ def make_engine(url: str) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured for this application."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, poolclass=NullPool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            poolclass=NullPool,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pool_pre_ping: a PostgreSQL restart leaves dead connections; replace them transparently.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # hide_parameters: a database error never carries a label or ciphertext into a log.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        hide_parameters=True,
+    )
 
 
 class Database:

@@ -6,7 +6,7 @@ import enum
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -111,6 +111,28 @@ class Settings(BaseSettings):
     recheck_retry_after_max_seconds: float = Field(default=3600.0, ge=0)
     recheck_max_host_wait_seconds: float = Field(default=60.0, ge=0)
     recheck_retries: int = Field(default=1, ge=0)
+
+    # --- access: authentication throttling, metrics (settings of the access area) ---
+    # Failed authentications per client address within the window before answers turn 429
+    # (a sliding window; shared through Redis in distributed mode). Valid keys never count.
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+
+    # --- alerts (settings of the alerts area) ---
+
+    # --- intake and sandbox (settings of the intake area) ---
+    # The sandbox platform (the local simulator and its adapter) exists only when this is on:
+    # ``tracker serve --demo`` and the test suite turn it on; off, no URL is detected as the
+    # sandbox, nothing files to it and no listing shows it.
+    sandbox_enabled: bool = False
+
+    # --- operations: demo, data folder, webhook (settings of the operations area) ---
+
+    # --- API contract: request limits, logging (settings of the API area) ---
+    # A request body over this is refused with 413 before it is read (uploads set their own).
+    request_body_limit_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # "text" for people, "json" for log collectors: one object per line with request/job ids.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("encryption_keys", "outbound_allowlist", "policy_dirs", mode="before")
     @classmethod

@@ -1,8 +1,12 @@
 """The Celery application: Redis broker, one queue per traffic class, late acknowledgement."""
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 from tracker.jobs import JobKind
+from tracker.logs import job_id_var
 from tracker.settings import get_settings
 
 #: Traffic classes, so a large re-check sweep never starves new filings.
@@ -42,3 +46,14 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+
+
+@task_prerun.connect
+def _tag_logs_with_job(task_id: str | None = None, **_: Any) -> None:
+    """Every log line a task writes carries its Celery task id."""
+    job_id_var.set(task_id)
+
+
+@task_postrun.connect
+def _untag_logs(**_: Any) -> None:
+    job_id_var.set(None)

@@ -33,10 +33,12 @@ class InProcessRunner:
 
     @staticmethod
     def _run(kind: JobKind, args: tuple[Any, ...]) -> None:
+        from tracker.logs import job_context
         from workers.jobs import JOBS
 
         try:
-            JOBS[kind.value](*args)
+            with job_context(None):
+                JOBS[kind.value](*args)
         except Exception:
             # The row's lease expires and the sweep retries it: log and carry on.
             logger.exception("in-process job %s failed", kind.value)

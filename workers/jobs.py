@@ -115,7 +115,6 @@ def poll_filing(filing_id: int, *, db: Database | None = None) -> str:
                 session=session,
                 kind=f"adapter.{error.kind}",
                 subject=f"adapter:{adapter_slug}",
-                message=error.message,
                 organisation_id=organisation_id,
             )
         return error.kind

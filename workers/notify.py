@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import smtplib
 import socket
 import time
@@ -20,9 +21,13 @@ import httpx
 
 from tracker.notifications.service import ClaimedDelivery
 from tracker.settings import Settings
-from workers.recheck.guard import AddressPolicy, DestinationRefused
+from workers.recheck.guard import REFUSED_BY_POLICY, AddressPolicy, DestinationRefused
 
 USER_AGENT = "TakedownTracker-Webhook/0.1"
+
+#: Failures are logged with the delivery's and notification's ids and a class of error only:
+#: never the webhook URL, the e-mail address or the text (the log is read by more people).
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,7 @@ def _check_destination(url: str, allowlist: list[str]) -> None:
     # The webhook URL is an admin's, but it is still a server-side fetch: same guard as re-checks.
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DestinationRefused("webhook URL must be http(s) with a host")
+        raise DestinationRefused("invalid_url")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = {
         ipaddress.ip_address(info[4][0])
@@ -52,14 +57,33 @@ def _check_destination(url: str, allowlist: list[str]) -> None:
     AddressPolicy(allowlist).check(parts.hostname, sorted(addresses, key=str))
 
 
+def _failed(delivery: ClaimedDelivery, result: SendResult, cause: str) -> SendResult:
+    """Log a failed attempt by ids and return it."""
+    logger.warning(
+        "notification %s: %s delivery %s failed (%s)%s",
+        delivery.notification_id,
+        delivery.channel,
+        delivery.delivery_id,
+        cause,
+        "; will retry" if result.retryable else "",
+    )
+    return result
+
+
 def send_webhook(delivery: ClaimedDelivery, settings: Settings) -> SendResult:
     """POST the event; 2xx delivers, 408/429/5xx and network errors retry, other 4xx fail."""
     if not delivery.secret:
-        return SendResult(ok=False, error="no webhook secret configured", retryable=False)
+        result = SendResult(ok=False, error="no webhook secret configured", retryable=False)
+        return _failed(delivery, result, "no secret")
     try:
         _check_destination(delivery.target, settings.outbound_allowlist)
-    except (DestinationRefused, OSError, ValueError) as error:
-        return SendResult(ok=False, error=f"destination refused: {error}", retryable=False)
+    except DestinationRefused as refusal:
+        result = SendResult(ok=False, error=REFUSED_BY_POLICY, retryable=False)
+        return _failed(delivery, result, f"destination refused: {refusal.address_class}")
+    except (OSError, UnicodeError) as error:
+        # DNS failures (socket.gaierror) are usually passing: try again later.
+        result = SendResult(ok=False, error=f"DNS resolution failed ({type(error).__name__})")
+        return _failed(delivery, result, f"DNS error {type(error).__name__}")
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
@@ -74,16 +98,18 @@ def send_webhook(delivery: ClaimedDelivery, settings: Settings) -> SendResult:
         ) as client:
             response = client.post(delivery.target, content=delivery.body, headers=headers)
     except httpx.HTTPError as error:
-        return SendResult(ok=False, error=f"{type(error).__name__}", retryable=True)
+        result = SendResult(ok=False, error=f"{type(error).__name__}", retryable=True)
+        return _failed(delivery, result, type(error).__name__)
     if 200 <= response.status_code < 300:
         return SendResult(ok=True, response_status=response.status_code)
     retryable = response.status_code in (408, 429) or response.status_code >= 500
-    return SendResult(
+    result = SendResult(
         ok=False,
         response_status=response.status_code,
         error=f"HTTP {response.status_code}",
         retryable=retryable,
     )
+    return _failed(delivery, result, f"HTTP {response.status_code}")
 
 
 def send_email(delivery: ClaimedDelivery, settings: Settings) -> SendResult:
@@ -103,13 +129,26 @@ def send_email(delivery: ClaimedDelivery, settings: Settings) -> SendResult:
             if settings.smtp_username and settings.smtp_password:
                 smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
             smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as error:
+        # The address itself was refused (550 no such mailbox): retrying cannot help.
+        code = max((code for code, _ in error.recipients.values()), default=550)
+        result = SendResult(
+            ok=False,
+            response_status=code,
+            error=f"SMTP {code} recipient refused",
+            retryable=code < 500,
+        )
+        return _failed(delivery, result, f"SMTP {code} recipient refused")
     except smtplib.SMTPResponseException as error:
-        return SendResult(
+        result = SendResult(
             ok=False,
             response_status=error.smtp_code,
             error=f"SMTP {error.smtp_code}",
             retryable=error.smtp_code < 500,
         )
+        return _failed(delivery, result, f"SMTP {error.smtp_code}")
     except (OSError, smtplib.SMTPException) as error:
-        return SendResult(ok=False, error=type(error).__name__, retryable=True)
+        # Refused connections, DNS errors (gaierror) and timeouts: the relay may be back later.
+        result = SendResult(ok=False, error=type(error).__name__, retryable=True)
+        return _failed(delivery, result, type(error).__name__)
     return SendResult(ok=True)

@@ -49,7 +49,11 @@ class LoopbackServer:
         listener.bind((self.host, self.port))
         self.port = listener.getsockname()[1]
         self._socket = listener
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        # log_config=None: a server run inside another process (the demo, a test) must leave
+        # that process's logging alone; uvicorn's default config would replace its handlers.
+        config = uvicorn.Config(
+            self.app, log_config=None, log_level="warning", access_log=False, lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [listener]}, name=self.name

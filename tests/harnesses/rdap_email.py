@@ -12,6 +12,10 @@ from harnesses import FROM_ADDRESS, Harness, harness_for, make_request
 from platform_adapters.base import FilingRequest
 from platform_adapters.rdap_email import RdapEmailAdapter, RdapEmailConfig
 
+#: The documentation networks the fake answers use. They are not public, so RDAP is asked
+#: about them only because the tests allowlist them explicitly (as production never does).
+TEST_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+
 #: Fake DNS: every host lives at a TEST-NET address the local RDAP server knows.
 FAKE_ADDRESSES = {
     "files.leaky.example": ["192.0.2.10"],
@@ -47,7 +51,9 @@ def rdap_email_adapter(
         rdap_base_url=rdap_base_url,
         rdap_timeout_seconds=1,
     )
-    return RdapEmailAdapter(config, resolver=resolver or fake_resolver())
+    return RdapEmailAdapter(
+        config, resolver=resolver or fake_resolver(), rdap_allowlist=TEST_NETWORKS
+    )
 
 
 def message_ids_for(sink: SmtpSink, address: str, filing: FilingRequest) -> int:

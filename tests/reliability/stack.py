@@ -25,6 +25,7 @@ FAST_DISTRIBUTED = {
     "TRACKER_POLICY_DIRS": str(TESTS / "policies"),
     # Loopback is allowed only because the simulator and the proxy live there.
     "TRACKER_OUTBOUND_ALLOWLIST": "127.0.0.1",
+    "TRACKER_SANDBOX_ENABLED": "true",  # the simulated platform exists only when enabled
     "TRACKER_SWEEP_INTERVAL_SECONDS": "0.3",
     "TRACKER_LEASE_SECONDS": "3",
     # One check per report is what the scenarios look for; no re-check storm meanwhile.
@@ -59,6 +60,7 @@ class Tracker:
         )
         self.api = ""
         self.key = ""
+        self.metrics_key = ""
         self._client: httpx.Client | None = None
         # NullPool: every look opens a fresh connection, so a database restart needs no care.
         self._engine = create_engine(database_url, poolclass=NullPool)
@@ -76,6 +78,19 @@ class Tracker:
                 "Reliability supervisor",
                 "--role",
                 "supervisor",
+            )
+        )
+        # /readyz shows its checks only to an admin or metrics key.
+        self.metrics_key = key_from(
+            self.processes.run(
+                "users",
+                "create",
+                "--organisation",
+                "Reliability helpline",
+                "--name",
+                "Reliability scraper",
+                "--role",
+                "metrics",
             )
         )
 
@@ -145,7 +160,11 @@ class Tracker:
 
     def readyz(self) -> tuple[int, dict[str, Any]]:
         """The readiness answer (status code and body)."""
-        answer = httpx.get(f"{self.api}/readyz", timeout=10)
+        answer = httpx.get(
+            f"{self.api}/readyz",
+            headers={"Authorization": f"Bearer {self.metrics_key}"},
+            timeout=10,
+        )
         return answer.status_code, dict(answer.json())
 
     def rows(self, query: str, **parameters: Any) -> list[Any]:

@@ -1,10 +1,15 @@
 """The FastAPI application: /api/v1, /docs, /healthz, /readyz, /metrics."""
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from tracker.alerts.views import router as alerts_router
+from tracker.api.auth import AuthenticationMiddleware
+from tracker.api.contract import install_contract, operation_id
+from tracker.api.docs import install_docs
 from tracker.api.errors import install_error_handlers
 from tracker.api.health import router as health_router
+from tracker.api.input_guard import reject_control_characters
+from tracker.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from tracker.cases.views import router as cases_router
 from tracker.channels.views import router as channels_router
 from tracker.db import Database
@@ -13,27 +18,35 @@ from tracker.notifications.views import router as notifications_router
 from tracker.organisations.views import router as users_router
 from tracker.policies.views import router as policies_router
 from tracker.reports.views import router as reports_router
+from tracker.settings import get_settings
 
 DESCRIPTION = """
 Tracks takedown requests for non-consensual intimate imagery: cases, the leaked URLs in them
 (reports), each filing to a platform or intermediary, every re-check, and escalation on the
 legal clock. Authenticate with `Authorization: Bearer <API key>`. Every error has the shape
-`{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+`{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`; every list answers
+`{"items": [...], "total": n, "limit": n, "offset": n}`.
 """
+
+#: Paths that take uploads and their own body limits (none yet; evidence uploads will).
+UPLOAD_LIMITS: dict[str, int] = {}
 
 
 def create_app(database: Database) -> FastAPI:
     """The API bound to a database."""
+    settings = get_settings()
     app = FastAPI(
         title="Takedown tracker",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
     )
     app.state.database = database
     install_error_handlers(app)
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_control_characters)])
     for router in (
         cases_router,
         reports_router,
@@ -47,4 +60,14 @@ def create_app(database: Database) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+    install_docs(app)
+    install_contract(app)
+    # The last added runs first: the request id, then the size limit, before anything reads.
+    app.add_middleware(AuthenticationMiddleware)  # innermost: still before any body read
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.request_body_limit_bytes,
+        limits_by_prefix=UPLOAD_LIMITS,
+    )
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -13,11 +13,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tracker.api.contract import allowed_methods
 from tracker.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from tracker.reports.lifecycle import InvalidTransition
 from tracker.reports.transitions import StaleState
 
 logger = logging.getLogger(__name__)
+
+#: An error answer lists at most this many problems (a body of 800,000 bad keys is one answer).
+MAX_PROBLEMS = 20
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -30,8 +34,10 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 def envelope(
     status_code: int, problems: list[dict[str, Any]], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """A JSON error response in the one envelope."""
-    return JSONResponse(status_code=status_code, content={"detail": problems}, headers=headers)
+    """A JSON error response in the one envelope, at most ``MAX_PROBLEMS`` problems long."""
+    return JSONResponse(
+        status_code=status_code, content={"detail": problems[:MAX_PROBLEMS]}, headers=headers
+    )
 
 
 def problem(loc: list[Any], msg: str, type_: str) -> dict[str, Any]:
@@ -57,24 +63,35 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
             str(item.get("msg", "invalid")),
             str(item.get("type", "value_error")),
         )
-        for item in error.errors()
+        for item in error.errors()[:MAX_PROBLEMS]
     ]
     return envelope(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        # Starlette names only the first route that matched the path; list them all.
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(sorted(allowed))
     type_ = {
         401: "auth.unauthenticated",
         403: "auth.forbidden",
         404: "http.not_found",
+        400: "request.unreadable_body",
         405: "http.method_not_allowed",
+        413: "request.too_large",
+        429: "auth.throttled",
     }.get(error.status_code, f"http.{error.status_code}")
-    loc = ["header", "authorization"] if error.status_code == 401 else []
+    loc = {400: ["body"], 401: ["header", "authorization"], 413: ["body"]}.get(
+        error.status_code, []
+    )
     return envelope(
         error.status_code,
         [problem(loc, str(error.detail), type_)],
-        headers=dict(error.headers) if error.headers else None,
+        headers=headers or None,
     )
 
 

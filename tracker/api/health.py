@@ -1,29 +1,77 @@
-"""Liveness, readiness and metrics."""
+"""Liveness, readiness and metrics.
 
+``/healthz`` is public. ``/readyz`` answers its status to anyone (a load balancer or an
+orchestrator needs no key); the detail (checks, open alert kinds) only to an admin or metrics
+key. ``/metrics`` needs such a key and counts only the key's organisation; the age of the most
+overdue re-check stays global (it names nothing of any organisation).
+"""
+
+import enum
+import logging
+from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from tracker.alerts.models import Alert
+from tracker.alerts.service import open_alerts
 from tracker.alerts.watchdog import oldest_overdue_check
+from tracker.api.contract import ErrorEnvelope
+from tracker.api.deps import OperationsDep, OptionalCallerDep
 from tracker.db import Database, utcnow
+from tracker.organisations.service import Principal
 from tracker.reports.lifecycle import ON_THE_CLOCK
 from tracker.reports.models import Report
 from tracker.settings import RunMode, get_settings
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health(status="ok")
+
+
+class ReadinessStatus(enum.StrEnum):
+    READY = "ready"
+    DEGRADED = "degraded"  # serving, but a checker stalled or an alert is open
+    NOT_READY = "not_ready"  # the database (or the broker, when distributed) is unavailable
+
+
+class ReadinessChecks(BaseModel):
+    """What readiness is made of; for an admin or metrics key only."""
+
+    database: Literal["ok", "unavailable"]
+    broker: Literal["ok", "unavailable"] | None = Field(
+        default=None, description="Redis; distributed mode only"
+    )
+    checker: Literal["ok", "stalled"] | None = Field(
+        default=None, description="Whether due re-checks are being made (absent without database)"
+    )
+    open_alerts: list[str] = Field(
+        default_factory=list,
+        description="Kinds of the open alerts of your organisation and of the system",
+    )
+
+
+class Readiness(BaseModel):
+    status: ReadinessStatus
+    checks: ReadinessChecks | None = Field(
+        default=None, description="Only with an admin or metrics key"
+    )
 
 
 def _redis_ok(url: str) -> bool:
@@ -36,40 +84,70 @@ def _redis_ok(url: str) -> bool:
         return False
 
 
-@router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: the database answers, Redis too in distributed mode; open alerts listed."""
-    database: Database = request.app.state.database
-    checks: dict[str, Any] = {}
+def _readiness(database: Database, principal: Principal | None) -> Readiness:
+    checks = ReadinessChecks(database="unavailable")
+    any_open_alert = False
     try:
         with database.session() as session:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-            open_kinds = session.exec(
-                select(Alert.kind).where(col(Alert.resolved_at).is_(None)).distinct()
-            ).all()
-            checks["open_alerts"] = sorted(open_kinds)
+            # The status counts every open alert (one bit, naming nothing); the detail lists
+            # only the kinds the caller's organisation may see.
+            any_open_alert = (
+                session.exec(select(Alert.id).where(col(Alert.resolved_at).is_(None))).first()
+                is not None
+            )
+            if principal is not None:
+                visible = open_alerts(session=session, organisation_id=principal.organisation_id)
+                checks.open_alerts = sorted({alert.kind for alert in visible})
             oldest = oldest_overdue_check(session=session, now=utcnow())
-        checks["database"] = "ok"
+        checks.database = "ok"
         stall = timedelta(seconds=get_settings().checker_stall_seconds)
-        checks["checker"] = "stalled" if oldest and utcnow() - oldest > stall else "ok"
-    except Exception:
-        checks["database"] = "unavailable"
+        checks.checker = "stalled" if oldest and utcnow() - oldest > stall else "ok"
+    except Exception as error:  # a probe answers; it never fails with a 500
+        logger.warning("readiness: database unavailable (%s)", type(error).__name__)
     settings = get_settings()
     if settings.run_mode is RunMode.DISTRIBUTED:
-        checks["broker"] = "ok" if _redis_ok(settings.redis_url) else "unavailable"
-    ready = all(value != "unavailable" for value in checks.values())
-    # A stalled checker or an open alert does not stop the API serving: it reports degraded.
-    degraded = checks.get("checker") == "stalled" or bool(checks.get("open_alerts"))
-    status = "not_ready" if not ready else "degraded" if degraded else "ready"
-    return JSONResponse(
-        status_code=200 if ready else 503, content={"status": status, "checks": checks}
-    )
+        checks.broker = "ok" if _redis_ok(settings.redis_url) else "unavailable"
+    if checks.database == "unavailable" or checks.broker == "unavailable":
+        status = ReadinessStatus.NOT_READY
+    elif checks.checker == "stalled" or any_open_alert:
+        # A stalled checker or an open alert does not stop the API serving: it is degraded.
+        status = ReadinessStatus.DEGRADED
+    else:
+        status = ReadinessStatus.READY
+    return Readiness(status=status, checks=checks if principal is not None else None)
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses={
+        401: {"model": ErrorEnvelope, "description": "A key was given and is not valid"},
+        429: {"model": ErrorEnvelope, "description": "Too many failed authentications"},
+        503: {"model": Readiness, "description": "Not ready: the database or broker is away"},
+    },
+    # The key is optional here: without one the answer is the status alone.
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
+)
+def readyz(request: Request, response: Response, caller: OptionalCallerDep) -> Readiness:
+    """Ready to serve: the database answers, Redis too in distributed mode.
+
+    Anyone gets the status; an admin or metrics key also gets the checks and open alert kinds.
+    """
+    database: Database = request.app.state.database
+    principal = caller if caller is not None and caller.reads_operations else None
+    readiness = _readiness(database, principal)
+    if readiness.status is ReadinessStatus.NOT_READY:
+        response.status_code = 503
+    return readiness
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    """Prometheus metrics, read from the database at scrape time (true across processes)."""
+def metrics(request: Request, principal: OperationsDep) -> Response:
+    """Prometheus metrics of the key's organisation, read from the database at scrape time."""
     database: Database = request.app.state.database
+    organisation_id = principal.organisation_id
     registry = CollectorRegistry()
     by_state = Gauge(
         "tracker_reports", "Reports by state and platform", ["state", "platform"], registry=registry
@@ -77,30 +155,30 @@ def metrics(request: Request) -> Response:
     overdue = Gauge("tracker_reports_overdue", "Reports past their deadline", registry=registry)
     stalled_for = Gauge(
         "tracker_oldest_due_check_age_seconds",
-        "Age of the most overdue re-check (0 when none is due)",
+        "Age of the most overdue re-check, of any organisation (0 when none is due)",
         registry=registry,
     )
     alerts = Gauge("tracker_alerts_open", "Open alerts by kind", ["kind"], registry=registry)
     with database.session() as session:
         for state, platform, count in session.exec(
-            select(Report.state, Report.platform, func.count()).group_by(
-                Report.state, Report.platform
-            )
+            select(Report.state, Report.platform, func.count())
+            .where(Report.organisation_id == organisation_id)
+            .group_by(Report.state, Report.platform)
         ).all():
             by_state.labels(state=state, platform=platform).set(count)
         overdue.set(
             session.exec(
                 select(func.count())
                 .select_from(Report)
+                .where(Report.organisation_id == organisation_id)
                 .where(col(Report.state).in_(list(ON_THE_CLOCK)))
                 .where(col(Report.deadline_at) <= utcnow())
             ).one()
         )
-        for kind, count in session.exec(
-            select(Alert.kind, func.count())
-            .where(col(Alert.resolved_at).is_(None))
-            .group_by(Alert.kind)
-        ).all():
+        kinds = Counter(
+            alert.kind for alert in open_alerts(session=session, organisation_id=organisation_id)
+        )
+        for kind, count in kinds.items():
             alerts.labels(kind=kind).set(count)
         oldest = oldest_overdue_check(session=session, now=utcnow())
         stalled_for.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)

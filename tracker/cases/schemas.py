@@ -5,6 +5,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tracker.cases.models import CaseStatus
+from tracker.ids import RowId
+from tracker.text import OneLine
 
 Jurisdiction = Field(pattern=r"^[A-Za-z0-9-]{2,16}$")
 
@@ -14,7 +16,7 @@ class ContactDetails(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: OneLine | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]{3,40}$")
 
@@ -22,7 +24,7 @@ class ContactDetails(BaseModel):
 class CaseBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(
+    label: OneLine = Field(
         min_length=1,
         max_length=120,
         description="A pseudonymous label for the case. Never the victim's name.",
@@ -42,7 +44,7 @@ class CaseBase(BaseModel):
 
 
 class CaseCreate(CaseBase):
-    assigned_to: int | None = Field(
+    assigned_to: RowId | None = Field(
         default=None, description="User id of the caseworker; defaults to the creator."
     )
     contact: ContactDetails | None = None
@@ -52,9 +54,9 @@ class CaseCreate(CaseBase):
 class CaseUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, min_length=1, max_length=120)
+    label: OneLine | None = Field(default=None, min_length=1, max_length=120)
     status: CaseStatus | None = None
-    assigned_to: int | None = None
+    assigned_to: RowId | None = None
     authority_to_act: bool | None = None
     consent_to_share_identity: bool | None = None
     minor_involved: bool | None = None
@@ -79,9 +81,3 @@ class CaseDetail(CasePublic):
     contact: ContactDetails | None
     notes: str | None
 
-
-class CasePage(BaseModel):
-    items: list[CasePublic]
-    total: int
-    limit: int
-    offset: int

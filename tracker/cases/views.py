@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tracker.api.deps import CaseworkerDep, Limit, Offset, SessionDep
+from tracker.api.deps import CaseworkerDep, IdPath, IdQuery, Limit, Offset, SessionDep
+from tracker.api.pages import Page
 from tracker.cases.models import Case, CaseStatus
-from tracker.cases.schemas import CaseCreate, CaseDetail, CasePage, CasePublic, CaseUpdate
+from tracker.cases.schemas import CaseCreate, CaseDetail, CasePublic, CaseUpdate
 from tracker.cases.service import (
     contact_of,
     create_case,
@@ -51,16 +52,16 @@ def create(data: CaseCreate, session: SessionDep, principal: CaseworkerDep) -> C
     return _detail(session, case)
 
 
-@router.get("", response_model=CasePage)
+@router.get("", response_model=Page[CasePublic])
 def list_(
     session: SessionDep,
     principal: CaseworkerDep,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
-    assigned_to: int | None = None,
+    assigned_to: IdQuery = None,
     jurisdiction: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> CasePage:
+) -> Page[CasePublic]:
     """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor."""
     cases, total = list_cases(
         session=session,
@@ -72,20 +73,20 @@ def list_(
         offset=offset,
     )
     counts = report_counts(session=session, case_ids=[case.id for case in cases if case.id])
-    return CasePage(
+    return Page[CasePublic](
         items=[_public(case, counts) for case in cases], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def read(case_id: int, session: SessionDep, principal: CaseworkerDep) -> CaseDetail:
+def read(case_id: IdPath, session: SessionDep, principal: CaseworkerDep) -> CaseDetail:
     """One case with its contact details."""
     return _detail(session, require_case(session=session, principal=principal, case_id=case_id))
 
 
 @router.patch("/{case_id}", response_model=CaseDetail)
 def update(
-    case_id: int, data: CaseUpdate, session: SessionDep, principal: CaseworkerDep
+    case_id: IdPath, data: CaseUpdate, session: SessionDep, principal: CaseworkerDep
 ) -> CaseDetail:
     """Change a case. Granting authority to act files its waiting reports."""
     case, authority_granted = update_case(

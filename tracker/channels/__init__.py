@@ -9,6 +9,11 @@ from tracker.settings import get_settings
 
 @lru_cache(maxsize=1)
 def directory() -> Directory:
-    """The directory for the current settings (the sandbox simulator's host added)."""
-    sandbox_host = urlsplit(get_settings().sandbox_base_url).hostname
-    return load_directory({sandbox_host: "sandbox"} if sandbox_host else {})
+    """The directory for the current settings (the sandbox simulator's host when it is on)."""
+    settings = get_settings()
+    if not settings.sandbox_enabled:
+        return load_directory()
+    sandbox_host = urlsplit(settings.sandbox_base_url).hostname
+    return load_directory(
+        {sandbox_host: "sandbox"} if sandbox_host else {}, sandbox_enabled=True
+    )

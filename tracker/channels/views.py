@@ -6,8 +6,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_adapters.directory import ChannelRoute, PlatformEntry
-from platform_adapters.registry import ADAPTERS
-from tracker.api.deps import AdminDep, PrincipalDep, SessionDep
+from platform_adapters.registry import ADAPTERS, enabled_adapters
+from tracker.api.deps import AdminDep, Limit, Offset, PrincipalDep, SessionDep
+from tracker.api.pages import Page, page_of
 from tracker.channels import directory
 from tracker.channels.service import (
     delete_credentials,
@@ -88,16 +89,32 @@ def _platform(entry: PlatformEntry) -> PlatformPublic:
     )
 
 
-@router.get("/channels", response_model=list[PlatformPublic])
-def list_platforms(principal: PrincipalDep) -> list[PlatformPublic]:
+@router.get("/channels", response_model=Page[PlatformPublic])
+def list_platforms(
+    principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[PlatformPublic]:
     """Every platform the directory knows, with its channels in escalation order."""
-    return [_platform(entry) for entry in directory().platforms.values()]
+    entries = list(directory().platforms.values())
+    return page_of(
+        [_platform(entry) for entry in entries[offset : offset + limit]],
+        total=len(entries),
+        limit=limit,
+        offset=offset,
+    )
 
 
-@router.get("/channels/intermediaries", response_model=list[ChannelPublic])
-def list_intermediaries(principal: PrincipalDep) -> list[ChannelPublic]:
+@router.get("/channels/intermediaries", response_model=Page[ChannelPublic])
+def list_intermediaries(
+    principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[ChannelPublic]:
     """Where host, CDN, registrar and search rungs go when the platform has no own channel."""
-    return [channel_public(target, route) for target, route in directory().intermediaries.items()]
+    routes = list(directory().intermediaries.items())
+    return page_of(
+        [channel_public(target, route) for target, route in routes[offset : offset + limit]],
+        total=len(routes),
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/channels/{platform}", response_model=PlatformPublic)
@@ -123,10 +140,21 @@ def _credentials_out(session: SessionDep, organisation_id: int, adapter: str) ->
     )
 
 
-@router.get("/channel-credentials", response_model=list[CredentialsOut])
-def list_credentials(session: SessionDep, principal: AdminDep) -> list[CredentialsOut]:
+@router.get("/channel-credentials", response_model=Page[CredentialsOut])
+def list_credentials(
+    session: SessionDep, principal: AdminDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[CredentialsOut]:
     """Each adapter's effective config for your organisation, secrets masked."""
-    return [_credentials_out(session, principal.organisation_id, slug) for slug in sorted(ADAPTERS)]
+    slugs = sorted(enabled_adapters(get_settings()))
+    return page_of(
+        [
+            _credentials_out(session, principal.organisation_id, slug)
+            for slug in slugs[offset : offset + limit]
+        ],
+        total=len(slugs),
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.put("/channel-credentials/{adapter}", response_model=CredentialsOut)

@@ -1,15 +1,16 @@
 """Recording a re-check and deciding what it means for the report and when to look again."""
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from tracker.cases.models import Case
+from platform_adapters.addresses import REFUSED_BY_POLICY
 from tracker.checks.models import Check
 from tracker.db import utcnow
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
-from tracker.filings.service import open_filing
+from tracker.filings.service import file_or_hold
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ReportState
@@ -17,9 +18,13 @@ from tracker.reports.models import Report
 from tracker.reports.transitions import move
 from tracker.settings import Settings, get_settings
 
+logger = logging.getLogger(__name__)
+
 WORKER = "worker"
 REMOVED = "removed"
 LIVE = "live"
+#: The check reason of a fetch the outbound guard refused.
+DESTINATION_REFUSED = "destination_refused"
 
 
 def _capped_by_deadline(report: Report, when: datetime, now: datetime) -> datetime:
@@ -56,6 +61,11 @@ def record_check(
     if report is None or report.state == ReportState.CLOSED:
         return None
     settings = get_settings()
+    if reason == DESTINATION_REFUSED:
+        # Whatever the fetcher wrote, a refusal is stored and shown as the policy's one sentence:
+        # the detail (which internal address a name resolved to) is the guard's log line alone.
+        logger.warning("report %s: re-check refused by the outbound policy", report_id)
+        error = REFUSED_BY_POLICY
     check = Check(
         report_id=report_id,
         checked_at=checked_at,
@@ -142,9 +152,7 @@ def record_check(
                 kind=NotificationKind.REAPPEARED,
                 message=f"Report {report.id}: the content is live again; filed again",
             )
-            case = session.get(Case, report.case_id)
-            if case is not None and case.authority_to_act:
-                open_filing(session=session, report=report)
+            file_or_hold(session=session, report=report)
             return check
         # Blocked or unreachable proves nothing either way: look again at the same watch step.
         report.next_check_at = now + timedelta(

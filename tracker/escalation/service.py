@@ -5,9 +5,8 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from tracker.alerts.service import raise_alert
-from tracker.cases.models import Case
 from tracker.db import utcnow
-from tracker.filings.service import open_filing, rung_of, supersede_open_filings
+from tracker.filings.service import file_or_hold, rung_of, supersede_open_filings
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
@@ -43,7 +42,6 @@ def escalate(*, session: Session, report: Report, cause: str, actor: str) -> Non
             session=session,
             kind="report.ladder_exhausted",
             subject=f"report:{report.id}",
-            message="every rung of the escalation ladder was tried; a caseworker must decide",
             organisation_id=report.organisation_id,
         )
         return
@@ -63,9 +61,7 @@ def escalate(*, session: Session, report: Report, cause: str, actor: str) -> Non
         kind=NotificationKind.ESCALATED,
         message=f"Report {report.id} escalated to rung {next_index} ({rung.target})",
     )
-    case = session.get(Case, report.case_id)
-    if case is not None and case.authority_to_act:
-        open_filing(session=session, report=report)
+    file_or_hold(session=session, report=report)
 
 
 def escalate_if_overdue(*, session: Session, report_id: int) -> bool:

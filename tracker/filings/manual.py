@@ -15,8 +15,8 @@ from tracker.organisations.service import Principal
 from tracker.pagination import paginate
 from tracker.reports.models import Report
 
-#: Clock skew tolerated on a caseworker's stated submission time.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+#: Clock skew tolerated on a caseworker's stated submission time, at either end of its window.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def list_awaiting_manual(
@@ -71,10 +71,8 @@ def confirm_manual(
             "filing.duplicate_reference",
         )
     now = utcnow()
-    if submitted_at is not None and submitted_at > now + FUTURE_TOLERANCE:
-        raise Invalid.one(
-            ("body", "submitted_at"), "the submission time is in the future", "filing.future_time"
-        )
+    if submitted_at is not None:
+        _check_submitted_at(submitted_at, prepared_at=filing.created_at, now=now)
     filing.confirmed_at = now
     mark_submitted(
         session=session,
@@ -94,3 +92,19 @@ def confirm_manual(
         organisation_id=filing.organisation_id,
     )
     return filing
+
+
+def _check_submitted_at(submitted_at: datetime, *, prepared_at: datetime, now: datetime) -> None:
+    """Refuse a stated submission time outside [packet prepared, now], give or take the skew."""
+    # Deadlines run from it: a time in 1970 would start a clock that ran out decades ago.
+    if submitted_at > now + CLOCK_SKEW:
+        raise Invalid.one(
+            ("body", "submitted_at"), "the submission time is in the future", "filing.future_time"
+        )
+    if submitted_at < prepared_at - CLOCK_SKEW:
+        raise Invalid.one(
+            ("body", "submitted_at"),
+            "the submission time is before the filing was prepared "
+            f"({prepared_at.isoformat(timespec='seconds')}); give the time it was submitted",
+            "filing.time_before_filing",
+        )

@@ -35,6 +35,7 @@ from tracker.organisations.models import Organisation
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import ParallelTrack, Rung
 from tracker.policies.service import as_policy
+from tracker.reports.holds import HoldReason
 from tracker.reports.lifecycle import FILING_PENDING, ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
@@ -91,9 +92,23 @@ def open_filing(
         lease_until=now + timedelta(seconds=get_settings().lease_seconds),
     )
     session.add(filing)
+    if track == LADDER and report.hold_reason is not None:
+        report.hold_reason = None  # filing starts: nothing holds the report any more
+        session.add(report)
     session.flush()
     enqueue_after_commit(session, JobKind.FILE, filing.id)
     return filing
+
+
+def file_or_hold(*, session: Session, report: Report, case: Case | None = None) -> Filing | None:
+    """Open the filing of the report's rung, or record why it is held (no authority to act)."""
+    case = case or session.get(Case, report.case_id)
+    if case is None or not case.authority_to_act:
+        report.hold_reason = HoldReason.NO_AUTHORITY_TO_ACT
+        session.add(report)
+        session.flush()
+        return None
+    return open_filing(session=session, report=report)
 
 
 def open_filings_for_case(*, session: Session, case: Case) -> list[Filing]:
@@ -360,7 +375,6 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
             session=session,
             kind="filing.attempts_exhausted",
             subject=f"adapter:{filing.adapter}",
-            message=f"filing {filing.id} failed {filing.attempt_count} times: {error.message}",
             organisation_id=filing.organisation_id,
         )
         return None
@@ -372,7 +386,6 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
             session=session,
             kind=f"adapter.{error.kind}",
             subject=f"adapter:{filing.adapter}",
-            message=f"{filing.adapter}: {error.message}",
             organisation_id=filing.organisation_id,
         )
         return None

@@ -6,20 +6,14 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from tracker.api.deps import CaseworkerDep, Limit, Offset, SessionDep
+from tracker.api.deps import CaseworkerDep, IdPath, Limit, Offset, SessionDep
+from tracker.api.pages import Page
 from tracker.filings.manual import confirm_manual, list_awaiting_manual
 from tracker.filings.models import Filing, FilingAttempt
 from tracker.filings.service import attempts_of
 from tracker.reports.schemas import FilingAttemptPublic, FilingPublic
 
 router = APIRouter(prefix="/filings", tags=["filings"])
-
-
-class FilingPage(BaseModel):
-    items: list[FilingPublic]
-    total: int
-    limit: int
-    offset: int
 
 
 class FilingConfirm(BaseModel):
@@ -64,20 +58,20 @@ def filing_public(filing: Filing, attempts: list[FilingAttempt]) -> FilingPublic
     )
 
 
-@router.get("", response_model=FilingPage)
+@router.get("", response_model=Page[FilingPublic])
 def list_(
     session: SessionDep,
     principal: CaseworkerDep,
     status: Literal["awaiting_manual"] = "awaiting_manual",
     limit: Limit = 50,
     offset: Offset = 0,
-) -> FilingPage:
+) -> Page[FilingPublic]:
     """Filings awaiting manual submission, each with its ready-to-paste packet."""
     filings, total = list_awaiting_manual(
         session=session, principal=principal, limit=limit, offset=offset
     )
     attempts = attempts_of(session=session, filing_ids=[f.id for f in filings if f.id])
-    return FilingPage(
+    return Page[FilingPublic](
         items=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
         total=total,
         limit=limit,
@@ -87,7 +81,7 @@ def list_(
 
 @router.post("/{filing_id}/confirm", response_model=FilingPublic)
 def confirm(
-    filing_id: int, data: FilingConfirm, session: SessionDep, principal: CaseworkerDep
+    filing_id: IdPath, data: FilingConfirm, session: SessionDep, principal: CaseworkerDep
 ) -> FilingPublic:
     """Record that the packet was submitted, with the platform's reference; the deadline
     starts from this confirmation."""

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from tracker.alerts.service import raise_alert
+from tracker.alerts.kinds import notification_kind
+from tracker.alerts.service import raise_alert, resolve_alerts
 from tracker.cases.models import Case
 from tracker.db import utcnow
 from tracker.jobs import JobKind, enqueue_after_commit
@@ -66,6 +67,7 @@ def notify(
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     delivery_id: int
+    notification_id: int
     channel: str
     target: str
     body: bytes
@@ -123,6 +125,7 @@ def claim_delivery(*, session: Session, delivery_id: int) -> ClaimedDelivery | N
     body = json.dumps(payload(notification), separators=(",", ":")).encode()
     return ClaimedDelivery(
         delivery_id=delivery_id,
+        notification_id=delivery.notification_id,
         channel=delivery.channel,
         target=delivery.target,
         body=body,
@@ -150,9 +153,19 @@ def record_delivery(
     delivery.lease_until = None
     delivery.response_status = response_status
     delivery.last_error = error[:500] if error else None
+    notification = session.get(Notification, delivery.notification_id)
+    assert notification is not None
     if ok:
         delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
+        # The channel works again: close the organisation's alert about it.
+        resolve_alerts(
+            session=session,
+            organisation_id=notification.organisation_id,
+            kind=notification_kind(delivery.channel),
+            actor="worker",
+            now=now,
+        )
     elif retryable and delivery.attempt_count < settings.notification_max_attempts:
         delivery.status = DeliveryStatus.PENDING
         base = settings.notification_retry_base_seconds
@@ -160,14 +173,13 @@ def record_delivery(
         delivery.next_attempt_at = now + timedelta(seconds=delay)
     else:
         delivery.status = DeliveryStatus.FAILED
-        notification = session.get(Notification, delivery.notification_id)
+        # One alert per organisation and channel; the error stays on the delivery.
         raise_alert(
             session=session,
-            kind=f"notification.{delivery.channel}_failing",
-            subject=f"{delivery.channel}:{delivery.target[:150]}",
-            message=f"delivery {delivery.id} failed after {delivery.attempt_count} attempts: "
-            f"{error or response_status}",
-            organisation_id=notification.organisation_id if notification else None,
+            organisation_id=notification.organisation_id,
+            kind=notification_kind(delivery.channel),
+            subject=delivery.channel,
+            numbers={"count": delivery.attempt_count},
         )
     session.add(delivery)
 

@@ -1,14 +1,17 @@
 """HTTP endpoints: your notifications with each delivery, your address, the organisation webhook."""
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, UrlConstraints
 
 from tracker.api.deps import AdminDep, Limit, Offset, PrincipalDep, SessionDep
-from tracker.audit.service import record
+from tracker.api.pages import Page
+from tracker.notifications import webhooks
 from tracker.notifications.service import list_notifications
-from tracker.organisations.models import Organisation, User
+from tracker.organisations.models import User
+from tracker.settings import get_settings
 
 router = APIRouter(tags=["notifications"])
 
@@ -33,13 +36,6 @@ class NotificationPublic(BaseModel):
     deliveries: list[DeliveryPublic]
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationPublic]
-    total: int
-    limit: int
-    offset: int
-
-
 class NotificationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,24 +47,37 @@ class NotificationSettings(BaseModel):
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl | None = Field(description="Receives every notification as signed JSON")
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)] | None = Field(
+        description="Receives every notification as signed JSON; a public address "
+        "(private, loopback and metadata addresses are refused). null turns the webhook off."
+    )
     secret: str | None = Field(
         default=None,
         min_length=32,
         max_length=200,
-        description="HMAC-SHA256 key; at least 32 characters. Stored encrypted, never shown.",
+        pattern=r"^[!-~]+$",
+        description="HMAC-SHA256 key: 32 to 200 printable ASCII characters, no spaces. Stored "
+        "encrypted, never shown. Leave it out to keep the stored one, or to have one generated.",
     )
 
 
 class WebhookPublic(BaseModel):
-    url: str | None
-    has_secret: bool
+    url: str | None = Field(description="Where notifications are POSTed; null when off")
+    has_secret: bool = Field(description="Whether a signing secret is stored (it is never shown)")
 
 
-@router.get("/notifications", response_model=NotificationPage)
+class WebhookSetAnswer(WebhookPublic):
+    secret: str | None = Field(
+        default=None,
+        description="Present only when this request generated the signing secret: shown this "
+        "once, store it in the receiver now.",
+    )
+
+
+@router.get("/notifications", response_model=Page[NotificationPublic])
 def list_(
     session: SessionDep, principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
-) -> NotificationPage:
+) -> Page[NotificationPublic]:
     """Your notifications (the organisation's for supervisors), each with its deliveries."""
     user_id = None if principal.sees_all_cases else principal.user_id
     rows, deliveries, total = list_notifications(
@@ -94,7 +103,7 @@ def list_(
         )
         for row in rows
     ]
-    return NotificationPage(items=items, total=total, limit=limit, offset=offset)
+    return Page[NotificationPublic](items=items, total=total, limit=limit, offset=offset)
 
 
 @router.put("/me/notifications", response_model=NotificationSettings)
@@ -110,27 +119,34 @@ def set_mine(
     return data
 
 
-@router.put("/organisation/webhook", response_model=WebhookPublic)
-def set_webhook(data: WebhookSettings, session: SessionDep, principal: AdminDep) -> WebhookPublic:
-    """Set the organisation's webhook; every notification is POSTed to it, signed."""
-    organisation = session.get(Organisation, principal.organisation_id)
-    assert organisation is not None
-    organisation.webhook_url = str(data.url) if data.url else None
-    if data.secret is not None:
-        organisation.webhook_secret = data.secret
-    if data.url is None:
-        organisation.webhook_secret = None
-    session.add(organisation)
-    record(
+@router.get("/organisation/webhook", response_model=WebhookPublic)
+def get_webhook(session: SessionDep, principal: AdminDep) -> WebhookPublic:
+    """The organisation's webhook URL and whether a signing secret is stored (never the secret)."""
+    state = webhooks.get_webhook(session=session, organisation_id=principal.organisation_id)
+    return WebhookPublic(url=state.url, has_secret=state.has_secret)
+
+
+@router.put(
+    "/organisation/webhook", response_model=WebhookSetAnswer, response_model_exclude_unset=True
+)
+def set_webhook(
+    data: WebhookSettings, session: SessionDep, principal: AdminDep
+) -> WebhookSetAnswer:
+    """Set the organisation's webhook; every notification is POSTed to it, signed.
+
+    Without a secret the stored one is kept; with none stored, one is generated and returned
+    in ``secret`` this once. A URL whose host is not a public address answers 422.
+    """
+    state, generated = webhooks.set_webhook(
         session=session,
+        organisation_id=principal.organisation_id,
+        url=str(data.url) if data.url else None,
+        secret=data.secret,
         actor=principal.actor,
-        action="organisation.webhook_set",
-        object_type="organisation",
-        object_id=organisation.id,
-        organisation_id=organisation.id,
-        details={"enabled": data.url is not None},
+        allowlist=get_settings().outbound_allowlist,
     )
     session.commit()
-    return WebhookPublic(
-        url=organisation.webhook_url, has_secret=organisation.webhook_secret is not None
-    )
+    answer = WebhookSetAnswer(url=state.url, has_secret=state.has_secret)
+    if generated is not None:
+        answer.secret = generated
+    return answer

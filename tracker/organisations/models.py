@@ -16,6 +16,7 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"  # every case of the organisation
     DASHBOARD = "dashboard"  # aggregate figures only, never case data
     ADMIN = "admin"  # supervisor rights plus user management
+    METRICS = "metrics"  # /readyz detail and /metrics of the organisation (and /me), nothing else
 
 
 class Organisation(SQLModel, table=True):
@@ -30,6 +31,13 @@ class Organisation(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
+    """A person or a machine of one organisation.
+
+    Deactivation is immediate: authentication checks ``is_active`` on every request (nothing
+    is cached), and it also sets ``sessions_valid_after`` so that any password session opened
+    before that moment (the console's signed cookies) is refused on its next request.
+    """
+
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -39,6 +47,9 @@ class User(SQLModel, table=True):
     is_active: bool = True
     notification_email: str | None = Field(default=None, max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A session (console cookie) issued at or before this time is invalid; None: no cut-off.
+    sessions_valid_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiKey(SQLModel, table=True):

@@ -1,15 +1,18 @@
-"""Organisations, users and API keys: creating them and authenticating a bearer key."""
+"""Organisations, users and API keys: creating, deactivating, revoking, authenticating."""
 
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from tracker.audit.service import record
 from tracker.db import utcnow
+from tracker.errors import Conflict
 from tracker.organisations.models import ApiKey, Organisation, Role, User
+from tracker.pagination import paginate
 
 KEY_PREFIX = "tk_"
 
@@ -21,6 +24,7 @@ class Principal:
     user_id: int
     organisation_id: int
     role: Role
+    key_id: int | None = None  # the API key this request came with (None: not a key)
 
     @property
     def actor(self) -> str:
@@ -32,7 +36,12 @@ class Principal:
 
     @property
     def sees_case_data(self) -> bool:
-        return self.role is not Role.DASHBOARD
+        return self.role not in (Role.DASHBOARD, Role.METRICS)
+
+    @property
+    def reads_operations(self) -> bool:
+        """May read the readiness detail and the metrics of the organisation."""
+        return self.role in (Role.ADMIN, Role.METRICS)
 
 
 def _hash_key(key: str) -> str:
@@ -42,7 +51,7 @@ def _hash_key(key: str) -> str:
 
 def get_or_create_organisation(*, session: Session, name: str, contact_email: str) -> Organisation:
     """The organisation with this name, created when missing."""
-    organisation = session.exec(select(Organisation).where(Organisation.name == name)).first()
+    organisation = find_organisation(session=session, name=name)
     if organisation is None:
         organisation = Organisation(name=name, contact_email=contact_email)
         session.add(organisation)
@@ -58,6 +67,11 @@ def get_or_create_organisation(*, session: Session, name: str, contact_email: st
     return organisation
 
 
+def find_organisation(*, session: Session, name: str) -> Organisation | None:
+    """The organisation with this exact name, or None."""
+    return session.exec(select(Organisation).where(Organisation.name == name)).first()
+
+
 def create_user(
     *, session: Session, organisation_id: int, display_name: str, role: Role, actor: str
 ) -> tuple[User, str]:
@@ -65,7 +79,7 @@ def create_user(
     user = User(organisation_id=organisation_id, display_name=display_name, role=role)
     session.add(user)
     session.flush()
-    key = issue_key(session=session, user=user)
+    _, key = issue_key(session=session, user=user)
     record(
         session=session,
         actor=actor,
@@ -78,17 +92,39 @@ def create_user(
     return user, key
 
 
-def issue_key(*, session: Session, user: User) -> str:
-    """A new API key for a user."""
+def issue_key(*, session: Session, user: User) -> tuple[ApiKey, str]:
+    """A new API key row for a user, and the key itself (shown once, stored only hashed)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     assert user.id is not None
-    session.add(ApiKey(user_id=user.id, prefix=key[:10], key_hash=_hash_key(key)))
+    api_key = ApiKey(user_id=user.id, prefix=key[:10], key_hash=_hash_key(key))
+    session.add(api_key)
     session.flush()
-    return key
+    return api_key, key
+
+
+def new_key(*, session: Session, user: User, actor: str) -> tuple[ApiKey, str]:
+    """Issue another key to an active user (older keys keep working until revoked); audited."""
+    if not user.is_active:
+        raise Conflict.one(("path", "user_id"), "the user is deactivated", "user.deactivated")
+    api_key, key = issue_key(session=session, user=user)
+    record(
+        session=session,
+        actor=actor,
+        action="api_key.issued",
+        object_type="api_key",
+        object_id=api_key.id,
+        organisation_id=user.organisation_id,
+        details={"user_id": user.id},
+    )
+    return api_key, key
 
 
 def authenticate(*, session: Session, key: str) -> Principal | None:
-    """The principal behind a bearer key, or None for an unknown, revoked or inactive one."""
+    """The principal behind a bearer key, or None for an unknown, revoked or inactive one.
+
+    Read from the database on every request (never cached), so a revoked key or a deactivated
+    user stops at once.
+    """
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     digest = _hash_key(key)
@@ -97,18 +133,24 @@ def authenticate(*, session: Session, key: str) -> Principal | None:
         .join(User, col(User.id) == ApiKey.user_id)
         .where(ApiKey.key_hash == digest)
         .where(col(ApiKey.revoked_at).is_(None))
+        .where(col(User.is_active).is_(True))
     ).first()
     if row is None:
         return None
     api_key, user = row
-    if not user.is_active or not hmac.compare_digest(api_key.key_hash, digest):
+    if not hmac.compare_digest(api_key.key_hash, digest):
         return None
     assert user.id is not None
-    return Principal(user_id=user.id, organisation_id=user.organisation_id, role=Role(user.role))
+    return Principal(
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        role=Role(user.role),
+        key_id=api_key.id,
+    )
 
 
 def list_users(*, session: Session, organisation_id: int) -> list[User]:
-    """The organisation's users."""
+    """Every user of the organisation, by id."""
     return list(
         session.exec(
             select(User).where(User.organisation_id == organisation_id).order_by(col(User.id))
@@ -116,18 +158,131 @@ def list_users(*, session: Session, organisation_id: int) -> list[User]:
     )
 
 
-def get_user(*, session: Session, organisation_id: int, user_id: int) -> User | None:
-    """A user of this organisation, or None."""
+def page_users(
+    *, session: Session, organisation_id: int, limit: int, offset: int
+) -> tuple[list[User], int]:
+    """One page of the organisation's users, by id, and how many there are."""
+    query = select(User).where(User.organisation_id == organisation_id)
+    return paginate(session=session, query=query, order_by=col(User.id), limit=limit, offset=offset)
+
+
+def get_user(*, session: Session, organisation_id: int | None, user_id: int) -> User | None:
+    """A user of this organisation (any organisation when None: the operator's CLI), or None."""
     user = session.get(User, user_id)
-    return user if user is not None and user.organisation_id == organisation_id else None
+    if user is None or organisation_id is not None and user.organisation_id != organisation_id:
+        return None
+    return user
 
 
-def revoke_keys(*, session: Session, user_id: int) -> int:
-    """Revoke every key of a user; returns how many."""
-    keys = session.exec(
-        select(ApiKey).where(ApiKey.user_id == user_id).where(col(ApiKey.revoked_at).is_(None))
-    ).all()
-    for api_key in keys:
-        api_key.revoked_at = utcnow()
-        session.add(api_key)
-    return len(keys)
+def deactivate_user(
+    *, session: Session, user: User, actor: str, actor_user_id: int | None = None
+) -> int:
+    """Deactivate a user: their keys stop, their sessions are cut; audited.
+
+    Returns how many keys were revoked with it. Raises Conflict for yourself or a user that is
+    already deactivated (compare-and-set, so two admins cannot both deactivate).
+    """
+    if user.id == actor_user_id:
+        raise Conflict.one(
+            ("path", "user_id"), "you cannot deactivate yourself", "user.self_deactivation"
+        )
+    now = utcnow()
+    result = session.exec(
+        update(User)
+        .where(col(User.id) == user.id)
+        .where(col(User.is_active).is_(True))
+        .values(is_active=False, deactivated_at=now, sessions_valid_after=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict.one(
+            ("path", "user_id"), "the user is already deactivated", "user.already_deactivated"
+        )
+    session.refresh(user)
+    assert user.id is not None
+    revoked = revoke_keys(session=session, user_id=user.id, now=now)
+    record(
+        session=session,
+        actor=actor,
+        action="user.deactivated",
+        object_type="user",
+        object_id=user.id,
+        organisation_id=user.organisation_id,
+        details={"keys_revoked": revoked},
+    )
+    return revoked
+
+
+def page_keys(
+    *, session: Session, user_id: int, limit: int, offset: int
+) -> tuple[list[ApiKey], int]:
+    """One page of a user's keys (revoked ones included), by id, and how many there are."""
+    query = select(ApiKey).where(ApiKey.user_id == user_id)
+    return paginate(
+        session=session, query=query, order_by=col(ApiKey.id), limit=limit, offset=offset
+    )
+
+
+def get_key(
+    *, session: Session, key_id: int, organisation_id: int | None, user_id: int | None = None
+) -> tuple[ApiKey, User] | None:
+    """A key and its user, when the key belongs to this organisation (and user), or None."""
+    row = session.exec(
+        select(ApiKey, User)
+        .join(User, col(User.id) == ApiKey.user_id)
+        .where(col(ApiKey.id) == key_id)
+    ).first()
+    if row is None:
+        return None
+    api_key, user = row
+    if organisation_id is not None and user.organisation_id != organisation_id:
+        return None
+    if user_id is not None and api_key.user_id != user_id:
+        return None
+    return api_key, user
+
+
+def revoke_key(
+    *, session: Session, api_key: ApiKey, user: User, actor: str, key_in_use: int | None = None
+) -> ApiKey:
+    """Revoke one key at once; audited. Conflict when it is already revoked, or when it is
+    ``key_in_use`` (the caller's own key: issue another first, so nobody locks themselves out).
+    """
+    if api_key.id == key_in_use:
+        raise Conflict.one(
+            ("path", "key_id"),
+            "this request uses that key; issue yourself another key and revoke it with that one",
+            "api_key.in_use",
+        )
+    result = session.exec(
+        update(ApiKey)
+        .where(col(ApiKey.id) == api_key.id)
+        .where(col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict.one(("path", "key_id"), "the key is already revoked", "api_key.revoked")
+    session.refresh(api_key)
+    record(
+        session=session,
+        actor=actor,
+        action="api_key.revoked",
+        object_type="api_key",
+        object_id=api_key.id,
+        organisation_id=user.organisation_id,
+        details={"user_id": user.id},
+    )
+    return api_key
+
+
+def revoke_keys(*, session: Session, user_id: int, now: datetime | None = None) -> int:
+    """Revoke every key of a user that is not revoked yet; returns how many."""
+    result = session.exec(
+        update(ApiKey)
+        .where(col(ApiKey.user_id) == user_id)
+        .where(col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)

@@ -1,16 +1,29 @@
 """HTTP endpoints for the policies in force: ladders and deadlines, with their sources."""
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from tracker.api.deps import PrincipalDep, SessionDep
+from tracker.api.deps import Limit, Offset, PrincipalDep, SessionDep
+from tracker.api.pages import Page, page_of
+from tracker.policies.schema import Policy
 from tracker.policies.service import list_policies
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
 
-@router.get("")
-def list_(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+class PolicyRecorded(Policy):
+    """A policy version as recorded when the tracker first read it."""
+
+    recorded_id: int
+
+
+@router.get("", response_model=Page[PolicyRecorded])
+def list_(
+    session: SessionDep, principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[PolicyRecorded]:
     """Every recorded policy version with its rungs, deadlines and source."""
-    return [{**row.document, "recorded_id": row.id} for row in list_policies(session=session)]
+    rows = list_policies(session=session)
+    items = [
+        PolicyRecorded.model_validate({**row.document, "recorded_id": row.id})
+        for row in rows[offset : offset + limit]
+    ]
+    return page_of(items, total=len(rows), limit=limit, offset=offset)

@@ -42,6 +42,9 @@ class Report(SQLModel, table=True):
     paused_from_state: str | None = Field(default=None, max_length=24)
     pause_reason: str | None = Field(default=None, max_length=32)
     paused_remaining_seconds: float | None = None
+    # Why nothing is filed although the report waits for a filing (a ``HoldReason``); cleared
+    # when a filing opens.
+    hold_reason: str | None = Field(default=None, max_length=32)
     warn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # pre-breach warning
     remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # while stale
     parallel_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,9 +3,16 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from platform_adapters.base import ChannelKind, Verdict
+from tracker.filings.models import AttemptOutcome, FilingStatus
+from tracker.policies.schema import Policy
+from tracker.reports.holds import HoldReason, hold_message
 from tracker.reports.lifecycle import ReportState
+
+#: "ladder": the report's current rung; "parallel": a track run alongside (search delisting).
+Track = Literal["ladder", "parallel"]
 
 
 class ReportsAdd(BaseModel):
@@ -30,6 +37,16 @@ class IntakeResult(BaseModel):
     platform: str | None = None
     reason: str | None = None
     reason_type: str | None = None
+    hold_reason: HoldReason | None = Field(
+        default=None, description="Why nothing is filed for this URL's report yet, if held."
+    )
+    hold_message: str | None = Field(default=None, description="The hold reason in a sentence.")
+
+    @model_validator(mode="after")
+    def _explain_hold(self) -> "IntakeResult":
+        if self.hold_reason is not None and self.hold_message is None:
+            self.hold_message = hold_message(self.hold_reason)
+        return self
 
 
 class IntakeAnswer(BaseModel):
@@ -37,6 +54,20 @@ class IntakeAnswer(BaseModel):
     created: int
     duplicates: int
     rejected: int
+    held: int = Field(default=0, description="Reports logged but not filed (see hold_reason).")
+    hold_reason: HoldReason | None = Field(
+        default=None, description="Why those reports are not filed, when one reason holds all."
+    )
+    hold_message: str | None = None
+
+    @model_validator(mode="after")
+    def _summarise_holds(self) -> "IntakeAnswer":
+        held = [result.hold_reason for result in self.results if result.hold_reason is not None]
+        self.held = len(held)
+        if held and len(set(held)) == 1:
+            self.hold_reason = held[0]
+            self.hold_message = hold_message(held[0])
+        return self
 
 
 class ReportPublic(BaseModel):
@@ -51,28 +82,65 @@ class ReportPublic(BaseModel):
     deadline_at: datetime | None
     is_overdue: bool
     next_check_at: datetime | None
-    last_verdict: str | None
+    last_verdict: Verdict | None
     last_checked_at: datetime | None
     consecutive_removed: int
     pause_reason: str | None = None
     paused_remaining_seconds: float | None = None
+    hold_reason: HoldReason | None = Field(
+        default=None,
+        description="Why the report is not moving: no_authority_to_act (nothing is filed until "
+        "the case has authority to act) or clock_paused.",
+    )
+    hold_message: str | None = Field(default=None, description="The hold reason in a sentence.")
     created_at: datetime
     updated_at: datetime
 
-
-class ReportPage(BaseModel):
-    items: list[ReportPublic]
-    total: int
-    limit: int
-    offset: int
+    @model_validator(mode="after")
+    def _explain_hold(self) -> "ReportPublic":
+        if self.hold_reason is None and self.state == ReportState.PAUSED:
+            self.hold_reason = HoldReason.CLOCK_PAUSED
+        if self.hold_reason is not None and self.hold_message is None:
+            self.hold_message = hold_message(self.hold_reason, self.pause_reason)
+        return self
 
 
 class FilingAttemptPublic(BaseModel):
     started_at: datetime
     finished_at: datetime
-    outcome: str
+    outcome: AttemptOutcome
     http_status: int | None
     error: str | None
+
+
+class PacketField(BaseModel):
+    """One form field, in the form's order, ready to paste."""
+
+    name: str
+    value: str
+    hint: str | None = None
+
+
+class WebformPacket(BaseModel):
+    """What a caseworker needs to submit a web-form filing by hand."""
+
+    platform: str
+    rung_target: str
+    form_url: str | None = Field(description="Where the form is; opened by the caseworker")
+    policy_category: str
+    fields: list[PacketField]
+    statement_of_authority: str
+    deadline: str
+    reference: str = Field(description="Our reference for this filing")
+    instructions: str
+    category_path: list[str] | None = None
+    after_submission: str | None = None
+    reference_format: str | None = None
+    notes: list[str] | None = None
+    to_fill: list[str] | None = Field(
+        default=None, description="Fields whose value the caseworker must supply"
+    )
+    source: str | None = None
 
 
 class FilingPublic(BaseModel):
@@ -80,10 +148,10 @@ class FilingPublic(BaseModel):
     report_id: int
     rung_index: int
     rung_target: str
-    track: str = Field(description="ladder: the report's rung; parallel: e.g. search delisting")
+    track: Track = Field(description="ladder: the report's rung; parallel: e.g. search delisting")
     adapter: str
-    channel_kind: str
-    status: str
+    channel_kind: ChannelKind
+    status: FilingStatus
     platform_status: str | None
     external_ref: str | None
     deadline_at: datetime | None
@@ -92,7 +160,7 @@ class FilingPublic(BaseModel):
     attempt_count: int
     last_error: str | None
     channel_params: dict[str, Any] | None
-    packet: dict[str, Any] | None
+    packet: WebformPacket | None
     created_at: datetime
     attempts: list[FilingAttemptPublic] = []
 
@@ -101,7 +169,7 @@ class CheckPublic(BaseModel):
     checked_at: datetime
     http_status: int | None
     final_url: str | None
-    verdict: str
+    verdict: Verdict
     reason: str
     fingerprint: str | None
     latency_ms: int | None
@@ -126,17 +194,27 @@ class LadderStep(BaseModel):
     legal_basis: str
     is_current: bool
     adapter: str
-    channel_kind: str
+    channel_kind: ChannelKind
     via: str = Field(description="platform: its own channel; intermediary; fallback: none known")
     channel: dict[str, Any]
 
 
 class ReportDetail(ReportPublic):
-    policy: dict[str, Any]
+    policy: Policy
     ladder: list[LadderStep]
     filings: list[FilingPublic]
     checks: list[CheckPublic]
     transitions: list[TransitionPublic]
+
+
+class Summary(BaseModel):
+    """Aggregates only, for dashboards: no case data."""
+
+    by_state: dict[str, int] = Field(description="Reports by lifecycle state")
+    by_platform: dict[str, int] = Field(description="Reports by detected platform")
+    overdue: int = Field(description="On the clock and past their deadline")
+    due_within_6h: int = Field(description="On the clock with a deadline in the next 6 hours")
+    total: int
 
 
 class RecheckAnswer(BaseModel):

@@ -13,16 +13,18 @@ from tracker.checks.models import Check
 from tracker.db import utcnow
 from tracker.errors import Conflict, Invalid, NotFound, Problem
 from tracker.filings.models import Filing, FilingAttempt
-from tracker.filings.service import open_filing
+from tracker.filings.service import file_or_hold
 from tracker.organisations.service import Principal
 from tracker.pagination import paginate
 from tracker.policies.models import PolicyVersion
 from tracker.policies.service import as_policy, policy_for_case
+from tracker.reports.holds import HoldReason, hold_message
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
 from tracker.reports.models import Report, ReportTransition
 from tracker.reports.schemas import IntakeResult
 from tracker.reports.transitions import record_logged
-from tracker.reports.urls import UrlRejected, canonicalise
+from tracker.reports.urls import UrlRejected, canonicalise, check_fetchable
+from tracker.settings import get_settings
 
 
 def add_urls(
@@ -35,9 +37,11 @@ def add_urls(
     results: list[IntakeResult] = []
     accepted: dict[str, IntakeResult] = {}
     hosts: dict[str, str] = {}
+    allowlist = tuple(get_settings().outbound_allowlist)
     for index, raw in enumerate(urls):
         try:
             canonical = canonicalise(raw)
+            check_fetchable(canonical.host, allowlist=allowlist)
         except UrlRejected as rejection:
             results.append(
                 IntakeResult(
@@ -87,9 +91,9 @@ def add_urls(
         )
 
     existing = {
-        url: report_id
-        for url, report_id in session.exec(
-            select(Report.canonical_url, Report.id)
+        url: (report_id, hold_reason)
+        for url, report_id, hold_reason in session.exec(
+            select(Report.canonical_url, Report.id, Report.hold_reason)
             .where(Report.case_id == case.id)
             .where(col(Report.canonical_url).in_(list(accepted)))
         ).all()
@@ -99,8 +103,9 @@ def add_urls(
     for canonical_url, result in accepted.items():
         if canonical_url in existing:
             result.outcome = "duplicate"
-            result.report_id = existing[canonical_url]
+            result.report_id, hold_reason = existing[canonical_url]
             result.reason = "already logged in this case"
+            _explain_hold(result, hold_reason)
             continue
         report = Report(
             case_id=case.id,
@@ -116,8 +121,8 @@ def add_urls(
         session.flush()
         record_logged(session=session, report=report, actor=principal.actor)
         result.report_id = report.id
-        if case.authority_to_act:
-            open_filing(session=session, report=report)
+        file_or_hold(session=session, report=report, case=case)
+        _explain_hold(result, report.hold_reason)
     created = sum(1 for result in results if result.outcome == "created")
     record(
         session=session,
@@ -131,7 +136,15 @@ def add_urls(
     return results
 
 
-def _visible_reports(principal: Principal):  # type: ignore[no-untyped-def]
+def _explain_hold(result: IntakeResult, hold_reason: str | None) -> None:
+    """Say on an intake result why its report is not filed, if it is held."""
+    if hold_reason is not None:
+        result.hold_reason = HoldReason(hold_reason)
+        result.hold_message = hold_message(hold_reason)
+
+
+def visible_reports(principal: Principal):  # type: ignore[no-untyped-def]
+    """A query of the reports ``principal`` may see (their organisation; a caseworker's own)."""
     query = (
         select(Report)
         .join(Case, col(Case.id) == Report.case_id)
@@ -154,7 +167,7 @@ def list_reports(
     offset: int,
 ) -> tuple[list[Report], int]:
     """Visible reports with filters, newest first, and the total before pagination."""
-    query = _visible_reports(principal)
+    query = visible_reports(principal)
     if case_id is not None:
         query = query.where(Report.case_id == case_id)
     if state is not None:
@@ -174,7 +187,7 @@ def list_reports(
 
 def get_report(*, session: Session, principal: Principal, report_id: int) -> Report | None:
     """A report the caller may see, or None."""
-    return session.exec(_visible_reports(principal).where(Report.id == report_id)).first()
+    return session.exec(visible_reports(principal).where(Report.id == report_id)).first()
 
 
 def require_report(*, session: Session, principal: Principal, report_id: int) -> Report:

@@ -13,13 +13,18 @@ Decisions, in order of application:
 - The host is lower-cased, IDNA-encoded (stdlib IDNA 2003) and validated label by label
   (letters, digits, hyphens, and underscores as browsers accept them); IP
   literals must be in canonical form (``2130706433`` or ``0x7f.1`` are refused as ambiguous).
-- Default ports are dropped; known platform hosts fold to one host (``HOST_ALIASES``, ``www.``)
-  and are upgraded to ``https`` (they serve nothing else).
+- Default ports are dropped; known platform hosts (every platform host of the channel
+  directory) fold to one host (``HOST_ALIASES``, ``www.``) and are upgraded to ``https`` (they
+  serve nothing else).
 - Percent-encoding is normalised: upper-case hex, unreserved characters decoded, characters that
   may not appear raw are encoded.
 - Dot segments are resolved; the empty path becomes ``/``; trailing slashes are removed from
   non-root paths, because platforms serve the same content with and without them.
-- Tracking query parameters are dropped, the others keep their original order.
+- Tracking query parameters are dropped; the others are sorted by name (stable, so repeated
+  names keep their order): parameter order does not make two reports.
+- ``check_fetchable`` (called at intake, apart from canonicalisation because it depends on the
+  outbound allowlist) refuses hosts that can never be fetched: non-public IP literals and
+  internal names, judged without DNS.
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ import ipaddress
 import re
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import SplitResult, unquote_plus, urlsplit
+
+from platform_adapters.addresses import AddressClass, AddressPolicy
+from platform_adapters.directory import www_folding_hosts
 
 MAX_ECHO = 200
 
@@ -56,11 +65,12 @@ HOST_ALIASES: dict[str, str] = {
     "telegram.dog": "t.me",
 }
 
-#: Canonical hosts of known platforms: ``www.`` is removed from these (and from their aliases),
-#: and they are always fetched over https.
+#: Hosts of known platforms: every platform host in the channel directory (``directory.toml``;
+#: not the domains whose subdomains are customers' sites, like ``pages.dev``) plus the aliases
+#: above. ``www.`` is removed from these, and they are always fetched over https. Hosts outside
+#: the directory keep their ``www.``: on an arbitrary site ``www.`` may be another host.
 PLATFORM_HOSTS: frozenset[str] = frozenset(
-    {"facebook.com", "x.com", "youtube.com", "reddit.com", "tiktok.com", "instagram.com", "t.me"}
-    | set(HOST_ALIASES)
+    www_folding_hosts() | set(HOST_ALIASES) | set(HOST_ALIASES.values())
 )
 
 #: Query parameters that identify a click or a share, not the content, on every host.
@@ -182,7 +192,13 @@ def canonicalise(raw: str, *, max_length: int = 2048) -> CanonicalUrl:
         # Old twitter.com/#!/user/status/1 links route in the fragment.
         path, fragment = _normalise_path(fragment[1:]), ""
 
-    kept = [text_value for key, text_value in parameters if _keeps(host, path, key, text_value)]
+    # Parameters sorted by name (stable: a repeated name keeps its values' order), so two
+    # spellings of one URL that differ only in parameter order are one report.
+    kept = [
+        text_value
+        for key, text_value in sorted(parameters, key=lambda parameter: parameter[0])
+        if _keeps(host, path, key, text_value)
+    ]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
@@ -356,3 +372,38 @@ def _keeps(host: str, path: str, key: str, text: str) -> bool:
         value = unquote_plus(text.split("=", 1)[1]) if "=" in text else ""
         return values is not None and value not in values
     return True
+
+
+#: How intake describes each reason a host can never be fetched.
+_NOT_PUBLIC = {
+    "metadata": "a cloud metadata service",
+    "loopback": "a loopback address (this server itself)",
+    "private": "a private network address",
+    "link_local": "a link-local address",
+    "cgnat": "a carrier-grade NAT address",
+    "multicast": "a multicast address",
+    "unspecified": "an unspecified address",
+    "reserved": "a reserved or documentation address",
+    "internal_name": "an internal host name",
+    "no_address": "not an address",
+}
+
+
+@lru_cache(maxsize=8)
+def _policy(allowlist: tuple[str, ...]) -> AddressPolicy:
+    return AddressPolicy(allowlist)
+
+
+def check_fetchable(host: str, *, allowlist: tuple[str, ...] = ()) -> None:
+    """Raise ``UrlRejected`` if a canonical host can never be fetched (no DNS is asked).
+
+    Non-public IP literals and internal names (``localhost``, ``*.internal``, single labels,
+    ...) are refused unless the outbound allowlist admits them; metadata services always are.
+    """
+    found: AddressClass | None = _policy(allowlist).typed_host_refusal(host)
+    if found is not None:
+        raise UrlRejected(
+            "url.not_public",
+            f"{host[:MAX_ECHO]} is {_NOT_PUBLIC[found]}, not on the public internet: "
+            "it can never be checked or reported",
+        )

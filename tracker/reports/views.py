@@ -7,7 +7,16 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlmodel import Session
 
-from tracker.api.deps import CaseworkerDep, Limit, Offset, PrincipalDep, SessionDep
+from tracker.api.deps import (
+    CaseworkerDep,
+    IdPath,
+    IdQuery,
+    Limit,
+    Offset,
+    PrincipalDep,
+    SessionDep,
+)
+from tracker.api.pages import Page
 from tracker.channels import directory
 from tracker.filings.models import Filing
 from tracker.filings.service import attempts_of
@@ -24,9 +33,9 @@ from tracker.reports.schemas import (
     LadderStep,
     RecheckAnswer,
     ReportDetail,
-    ReportPage,
     ReportPublic,
     ReportsAdd,
+    Summary,
     TransitionPublic,
 )
 from tracker.reports.service import (
@@ -78,6 +87,7 @@ def report_public(report: Report, rung_target: str | None) -> ReportPublic:
         consecutive_removed=report.consecutive_removed,
         pause_reason=report.pause_reason,
         paused_remaining_seconds=report.paused_remaining_seconds,
+        hold_reason=report.hold_reason,  # type: ignore[arg-type]  # a HoldReason value
         created_at=report.created_at,
         updated_at=report.updated_at,
     )
@@ -87,7 +97,7 @@ def report_public(report: Report, rung_target: str | None) -> ReportPublic:
     "/cases/{case_id}/reports", response_model=IntakeAnswer, status_code=status.HTTP_200_OK
 )
 def add(
-    case_id: int, data: ReportsAdd, session: SessionDep, principal: CaseworkerDep
+    case_id: IdPath, data: ReportsAdd, session: SessionDep, principal: CaseworkerDep
 ) -> IntakeAnswer:
     """Log URLs into a case. Each URL is canonicalised, its platform detected, and it is
     deduplicated in the case. The answer says per URL: created, duplicate or rejected."""
@@ -107,17 +117,17 @@ def add(
     )
 
 
-@router.get("/reports", response_model=ReportPage)
+@router.get("/reports", response_model=Page[ReportPublic])
 def list_(
     session: SessionDep,
     principal: CaseworkerDep,
-    case_id: int | None = None,
+    case_id: IdQuery = None,
     state: ReportState | None = None,
     platform: Annotated[str | None, Query(max_length=64)] = None,
     overdue: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ReportPage:
+) -> Page[ReportPublic]:
     """Reports you may see, filtered by case, state, platform or overdue."""
     reports, total = list_reports(
         session=session,
@@ -130,7 +140,7 @@ def list_(
         offset=offset,
     )
     targets = _RungTargets(session)
-    return ReportPage(
+    return Page[ReportPublic](
         items=[report_public(report, targets(report)) for report in reports],
         total=total,
         limit=limit,
@@ -139,7 +149,7 @@ def list_(
 
 
 @router.get("/reports/{report_id}", response_model=ReportDetail)
-def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> ReportDetail:
+def read(report_id: IdPath, session: SessionDep, principal: CaseworkerDep) -> ReportDetail:
     """One report with its full timeline: filings and their attempts, checks, transitions."""
     report = require_report(session=session, principal=principal, report_id=report_id)
     parts = timeline(session=session, report=report)
@@ -153,7 +163,7 @@ def read(report_id: int, session: SessionDep, principal: CaseworkerDep) -> Repor
     policy = as_policy(policy_row)
     return ReportDetail(
         **base.model_dump(),
-        policy=policy.model_dump(mode="json"),
+        policy=policy,
         ladder=ladder(report, policy),
         filings=[filing_public(filing, attempts.get(filing.id or 0, [])) for filing in filings],
         checks=[
@@ -192,7 +202,7 @@ def ladder(report: Report, policy: Policy) -> list[LadderStep]:
     response_model=RecheckAnswer,
     status_code=status.HTTP_202_ACCEPTED,
 )
-def recheck(report_id: int, session: SessionDep, principal: CaseworkerDep) -> RecheckAnswer:
+def recheck(report_id: IdPath, session: SessionDep, principal: CaseworkerDep) -> RecheckAnswer:
     """Ask for an immediate re-check; the next sweep takes it."""
     report = request_recheck(session=session, principal=principal, report_id=report_id)
     session.commit()
@@ -208,7 +218,7 @@ class PauseRequest(BaseModel):
 
 @router.post("/reports/{report_id}/pause", response_model=ReportPublic)
 def pause_(
-    report_id: int, data: PauseRequest, session: SessionDep, principal: CaseworkerDep
+    report_id: IdPath, data: PauseRequest, session: SessionDep, principal: CaseworkerDep
 ) -> ReportPublic:
     """Stop the report's deadline clock (waiting for the victim, or the platform asked for
     more information). Re-checks go on; the time left is given back on resume."""
@@ -218,14 +228,16 @@ def pause_(
 
 
 @router.post("/reports/{report_id}/resume", response_model=ReportPublic)
-def resume_(report_id: int, session: SessionDep, principal: CaseworkerDep) -> ReportPublic:
+def resume_(report_id: IdPath, session: SessionDep, principal: CaseworkerDep) -> ReportPublic:
     """Restart the clock: the deadline moves on by the time it was paused."""
     report = resume(session=session, principal=principal, report_id=report_id)
     session.commit()
     return report_public(report, _RungTargets(session)(report))
 
 
-@router.get("/summary", tags=["dashboards"])
-def summary_(session: SessionDep, principal: PrincipalDep) -> dict[str, object]:
+@router.get("/summary", tags=["dashboards"], response_model=Summary)
+def summary_(session: SessionDep, principal: PrincipalDep) -> Summary:
     """Counts by state and platform, overdue and due soon: aggregates only, for dashboards."""
-    return summary(session=session, organisation_id=principal.organisation_id)
+    return Summary.model_validate(
+        summary(session=session, organisation_id=principal.organisation_id)
+    )

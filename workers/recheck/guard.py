@@ -16,165 +16,83 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from platform_adapters.addresses import (
+    METADATA_ADDRESSES,
+    NON_PUBLIC_NETWORKS,
+    REFUSED_BY_POLICY,
+    AddressClass,
+    IPAddress,
+    address_class,
+    embedded_addresses,
+    is_public_address,
+)
+from platform_adapters.addresses import AddressPolicy as SharedAddressPolicy
+
+__all__ = [
+    "METADATA_ADDRESSES",
+    "NON_PUBLIC_NETWORKS",
+    "REFUSED_BY_POLICY",
+    "AddressPolicy",
+    "DestinationRefused",
+    "GuardedTransport",
+    "IPAddress",
+    "ResolutionFailed",
+    "address_class",
+    "embedded_addresses",
+    "ip_literal",
+    "is_public_address",
+    "system_resolver",
+]
+
+logger = logging.getLogger(__name__)
+
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
-#: Cloud metadata services (AWS, AWS IPv6, AWS ECS, Alibaba, Oracle): refused even when an
-#: allowlisted network contains them, since reaching one from a worker leaks credentials.
-METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
-    ipaddress.ip_address(text)
-    for text in (
-        "169.254.169.254",
-        "fd00:ec2::254",
-        "169.254.170.2",
-        "100.100.100.200",
-        "192.0.0.192",
-    )
-)
-
-#: Not reachable on the public internet, refused even where a Python version's ``is_global``
-#: table disagrees (the table changed between 3.11 and 3.13).
-NON_PUBLIC_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
-    ipaddress.ip_network(text)
-    for text in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.0.0.0/24",
-        "192.0.2.0/24",
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/96",
-        "::ffff:0:0/96",
-        "64:ff9b:1::/48",
-        "100::/64",
-        "2001::/23",
-        "2001:db8::/32",
-        "fc00::/7",
-        "fe80::/10",
-        "fec0::/10",
-        "ff00::/8",
-    )
-)
-
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 
 
 class DestinationRefused(httpx.TransportError):
-    """The guard refused to connect: the destination is not public and not allowlisted."""
+    """The guard refused to connect: the destination is not public and not allowlisted.
 
-    def __init__(self, reason: str, *, request: httpx.Request | None = None) -> None:
-        super().__init__(reason, request=request)
-        self.reason = reason
+    Its text is always ``REFUSED_BY_POLICY``; ``address_class`` says why ("private",
+    "loopback", "metadata", "ambiguous_number", ...) without naming the host or the address.
+    """
+
+    def __init__(
+        self, address_class: str = "refused", *, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(REFUSED_BY_POLICY, request=request)
+        self.reason = REFUSED_BY_POLICY
+        self.address_class = address_class
 
 
 class ResolutionFailed(httpx.ConnectError):
     """The host name did not resolve to any address."""
 
 
-def embedded_addresses(address: IPAddress) -> Iterator[IPAddress]:
-    """The IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return
-    if address.ipv4_mapped is not None:
-        yield address.ipv4_mapped
-    if address.sixtofour is not None:
-        yield address.sixtofour
-    if address.teredo is not None:
-        yield from address.teredo
-    if address in _NAT64:
-        yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-
-
-def _is_public_alone(address: IPAddress) -> bool:
-    """Whether one address, taken by itself, is a globally routable unicast address."""
-    if any(address in network for network in NON_PUBLIC_NETWORKS):
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
-        return False
-    return address.is_global and not (
-        address.is_multicast
-        or address.is_reserved
-        or address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_unspecified
-    )
-
-
-def is_public_address(address: IPAddress) -> bool:
-    """Whether an address, and every IPv4 address embedded in it, is public."""
-    if isinstance(address, ipaddress.IPv6Address) and (
-        address.ipv4_mapped is not None or address in _NAT64
-    ):
-        # These forms reach the embedded IPv4 address; judge that one alone.
-        return all(_is_public_alone(embedded) for embedded in embedded_addresses(address))
-    return _is_public_alone(address) and all(
-        _is_public_alone(embedded) for embedded in embedded_addresses(address)
-    )
-
-
-class AddressPolicy:
-    """Which destinations may be fetched: public addresses plus an explicit allowlist."""
-
-    def __init__(self, allowlist: Iterable[str] = ()) -> None:
-        self.hosts: frozenset[str]
-        self.networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-        hosts: set[str] = set()
-        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for raw_entry in allowlist:
-            entry = raw_entry.strip()
-            if not entry:
-                continue
-            if "/" in entry:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry.strip("[]")))
-            except ValueError:
-                hosts.add(entry.lower().rstrip("."))
-        self.hosts = frozenset(hosts)
-        self.networks = tuple(networks)
-
-    def is_allowlisted(self, address: IPAddress) -> bool:
-        """Whether an address (or the IPv4 address it maps) is inside an allowlisted network."""
-        candidates = [address]
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            candidates.append(address.ipv4_mapped)
-        return any(candidate in network for candidate in candidates for network in self.networks)
+class AddressPolicy(SharedAddressPolicy):
+    """The shared address policy, refusing with ``DestinationRefused``."""
 
     def check(self, host: str, addresses: list[IPAddress]) -> None:
         """Raise ``DestinationRefused`` unless every address of ``host`` may be fetched."""
-        name = host.lower().rstrip(".")
-        shown = name[:100]
-        if not addresses:
-            raise DestinationRefused(f"{shown} has no address to check")
-        for address in addresses:
-            if address in METADATA_ADDRESSES or any(
-                embedded in METADATA_ADDRESSES for embedded in embedded_addresses(address)
-            ):
-                raise DestinationRefused(f"{shown} resolves to a cloud metadata address")
-        if name in self.hosts:
-            return
-        for address in addresses:
-            if not (self.is_allowlisted(address) or is_public_address(address)):
-                raise DestinationRefused(f"{shown} resolves to non-public address {address}")
+        found: AddressClass | None = self.refusal(host, addresses)
+        if found is not None:
+            raise refused(found)
+
+
+def refused(address_class: str) -> DestinationRefused:
+    """A refusal, logged with its class only: never the host or the address it resolved to."""
+    logger.warning("outbound request refused by policy: %s destination", address_class)
+    return DestinationRefused(address_class)
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -195,16 +113,14 @@ def ip_literal(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(host)
         except ValueError as error:
-            raise DestinationRefused(f"{host[:100]} is not a valid IPv6 address") from error
+            raise refused("invalid_address") from error
     if _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
         # Resolvers read 2130706433, 0x7f.1 or 0177.0.0.1 as 127.0.0.1 (inet_aton); only the
         # canonical dotted quad is accepted, so what is checked is what is connected to.
         try:
             return ipaddress.IPv4Address(host)
         except ValueError as error:
-            raise DestinationRefused(
-                f"{host[:100]} is a numeric host not in dotted-quad form"
-            ) from error
+            raise refused("ambiguous_number") from error
     return None
 
 
@@ -279,7 +195,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             if cached is not None and cached[0] > self.clock():
                 decision = cached[1]
                 if isinstance(decision, DestinationRefused):
-                    raise DestinationRefused(decision.reason)
+                    raise DestinationRefused(decision.address_class)
                 return decision
             pending = self._pending.get(key)
             if pending is not None:
@@ -291,7 +207,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             address = await self._decide(host, request)
         except DestinationRefused as refusal:
             self._remember(key, refusal)
-            future.set_exception(DestinationRefused(refusal.reason))
+            future.set_exception(DestinationRefused(refusal.address_class))
             raise
         except BaseException as failure:
             # Resolution failures are not cached: the next check asks the resolver again.
