@@ -234,7 +234,7 @@ def test_the_mail_sink_saves_each_message_privately_and_logs_its_subject_only(
     assert {stat.S_IMODE(path.stat().st_mode) for path in saved} == {0o600}
     assert "videos/fake-1" in saved[0].read_text()
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "0001.eml saved (subject: Removal request (reference FAKE-REF-1))" in logged
+    assert "message 1 saved (subject: Removal request (reference FAKE-REF-1))" in logged
     assert "sandbox-host" not in logged and "videos" not in logged
     # A restarted sink numbers on from the files already there.
     with MailSink(folder) as sink, smtplib.SMTP(sink.host, sink.port, timeout=10) as client:

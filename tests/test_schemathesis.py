@@ -66,7 +66,9 @@ def admin_key(db: Any, enough_requests: None) -> Iterator[str]:
         case_id = new_case(client, people, who="admin")
         intake = client.post(
             f"/api/v1/cases/{case_id}/reports",
-            json={"urls": ["https://x.com/fakeuser/status/101", "https://x.com/fakeuser/status/102"]},
+            json={
+                "urls": ["https://x.com/fakeuser/status/101", "https://x.com/fakeuser/status/102"]
+            },
             headers=people.auth("admin"),
         )
         assert intake.status_code == 200, intake.text
@@ -87,3 +89,36 @@ def test_generated_requests_stay_inside_the_contract(case, backend, admin_key):
     # schema-valid input (a jurisdiction with no policy in force, a URL intake refuses), with a
     # documented 4xx. 5xx, undocumented statuses and off-schema answers all still fail.
     case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+
+def test_stateful_sequences_stay_inside_the_contract(backend, admin_key):
+    """Sequences that feed one answer's ids into the next request (links schemathesis infers
+    from the document): create a case, add reports to it, read, pause, resume, recheck."""
+    machine = schema.as_state_machine()
+    before = COUNTS[backend]
+
+    class Counting(machine):  # type: ignore[misc,valid-type]
+        def after_call(self, response: Any, case: Any) -> None:
+            super().after_call(response, case)
+            COUNTS[backend] += 1
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=[positive_data_acceptance],
+                transport_kwargs=kwargs or None,
+            )
+
+    Counting.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    assert COUNTS[backend] - before >= 50

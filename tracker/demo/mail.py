@@ -3,7 +3,7 @@
 E-mail rungs (notices to a host's abuse address) and e-mailed notifications then work in the
 demo without a real relay, and each message can be read: ``<data dir>/demo-mail/NNNN.eml``
 (a 0700 folder of 0600 files, since a notice names the reported URL). The log says only the
-file name and the subject (notice subjects carry a reference, never a URL or a person).
+message number and the subject (notice subjects carry a reference, never a URL or a person).
 """
 
 from __future__ import annotations
@@ -37,12 +37,14 @@ class SavingHandler:
         """Save one message (aiosmtpd calls this after DATA) and accept it."""
         content: bytes = envelope.original_content or envelope.content
         with self._lock:
-            path = self.folder / f"{next(self._numbers):04d}.eml"
+            number = next(self._numbers)
+        path = self.folder / f"{number:04d}.eml"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
         subject = message_from_bytes(content, policy=policy.default)["Subject"]
-        logger.info("demo mail sink: %s saved (subject: %s)", path.name, subject)
+        # By number: the log scrubber would read a file name like 0001.eml as a host name.
+        logger.info("demo mail sink: message %d saved (subject: %s)", number, subject)
         return "250 Message accepted"
 
 
