@@ -49,7 +49,7 @@ _CODE_NAMES = re.compile(
     r"celery|kombu|fastapi|starlette|uvicorn|pydantic|psycopg|redis|"
     r"asyncio|concurrent|logging|json|apscheduler|alembic|typing)\."
 )
-_CODE_SUFFIXES = (".py", ".pyc", ".so")
+_CODE_SUFFIXES = (".py", ".pyc", ".so", ".eml", ".json", ".toml", ".txt", ".log", ".sqlite3")
 
 
 def _scrub_host(match: re.Match[str]) -> str:
@@ -147,7 +147,14 @@ class TextFormatter(logging.Formatter):
 
 
 # httpx logs every request URL at INFO and uvicorn's access log prints paths and queries.
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler.executors.default", "alembic", "uvicorn.access")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler.executors.default",
+    "apscheduler.scheduler",
+    "alembic",
+    "uvicorn.access",
+)
 
 
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:

@@ -61,6 +61,8 @@ def file_filing(filing_id: int, *, db: Database | None = None) -> str:
     try:
         receipt = build_adapter(claim.adapter, get_settings(), stored).file(claim.request)
     except AdapterError as error:
+        # The kind only: an adapter's message may name the host (e.g. an RDAP lookup).
+        logger.warning("filing %s on %s failed (%s)", filing_id, claim.adapter, error.kind)
         _record_filing_error(db, claim, error)
         return error.kind
     except ValidationError:
