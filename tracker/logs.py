@@ -151,7 +151,6 @@ QUIET_LOGGERS = (
     "httpx",
     "httpcore",
     "apscheduler.executors.default",
-    "apscheduler.scheduler",
     "alembic",
     "uvicorn.access",
 )
