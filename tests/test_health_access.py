@@ -107,6 +107,23 @@ def test_readyz_not_ready_is_503_with_only_the_status(client, people, monkeypatc
     assert (response.status_code, response.json()) == (503, {"status": "not_ready"})
 
 
+def test_readyz_with_a_key_while_the_database_is_away_is_not_ready(client, people, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    database = client.app.state.database
+
+    def unavailable():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused (simulated)"))
+
+    monkeypatch.setattr(database, "session", unavailable)
+    response = client.get("/readyz", headers=people.auth("admin"))
+    # The key cannot be checked without the database: the status alone, never a 500.
+    assert (response.status_code, response.json()) == (503, {"status": "not_ready"})
+    api = client.get("/api/v1/me", headers=people.auth("admin"))
+    assert api.status_code == 503 and api.headers["retry-after"] == "5"
+    assert api.json()["detail"][0]["type"] == "service.unavailable"
+
+
 def test_metrics_needs_an_admin_or_metrics_key(client, people, metrics_key):
     missing = client.get("/metrics")
     assert missing.status_code == 401

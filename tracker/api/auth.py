@@ -133,6 +133,10 @@ class AuthenticationMiddleware:
             outcome = await anyio.to_thread.run_sync(self._admit, database, header, address)
         except OperationalError as error:
             logger.warning("database unavailable while authenticating: %s", type(error).__name__)
+            if access is Access.OPTIONAL:
+                # /readyz must still say "not ready"; without a checked key, the status alone.
+                await self.app(scope, receive, send)
+                return
             await _database_unavailable()(scope, receive, send)
             return
         if isinstance(outcome, Principal):
