@@ -152,39 +152,50 @@ def client(db: Any) -> Iterator[TestClient]:
         yield test_client
 
 
+ORGANISATIONS = {
+    "helpline": ("Test helpline", "desk@helpline.example"),
+    "other": ("Other helpline", "desk@other.example"),
+}
+
+
 class People:
     """An organisation's users and their keys, plus a second organisation's supervisor."""
 
     def __init__(self, db: Any) -> None:
         from tracker.organisations.models import Role
-        from tracker.organisations.service import create_user, get_or_create_organisation
 
+        self.db = db
         self.keys: dict[str, str] = {}
         self.ids: dict[str, int] = {}
-        with db.transaction() as session:
-            helpline = get_or_create_organisation(
-                session=session, name="Test helpline", contact_email="desk@helpline.example"
+        for label, organisation, role in [
+            ("admin", "helpline", Role.ADMIN),
+            ("supervisor", "helpline", Role.SUPERVISOR),
+            ("alice", "helpline", Role.CASEWORKER),
+            ("bob", "helpline", Role.CASEWORKER),
+            ("dashboard", "helpline", Role.DASHBOARD),
+            ("outsider", "other", Role.SUPERVISOR),
+        ]:
+            self.add(label, organisation, role)
+
+    def add(self, label: str, organisation: str, role: Any) -> dict[str, str]:
+        """One more user (``organisation``: "helpline" or "other"); their auth header."""
+        from tracker.organisations.service import create_user, get_or_create_organisation
+
+        name, contact_email = ORGANISATIONS[organisation]
+        with self.db.transaction() as session:
+            found = get_or_create_organisation(
+                session=session, name=name, contact_email=contact_email
             )
-            other = get_or_create_organisation(
-                session=session, name="Other helpline", contact_email="desk@other.example"
+            user, key = create_user(
+                session=session,
+                organisation_id=found.id,
+                display_name=f"Test {label}",
+                role=role,
+                actor="test",
             )
-            for label, organisation, role in [
-                ("admin", helpline, Role.ADMIN),
-                ("supervisor", helpline, Role.SUPERVISOR),
-                ("alice", helpline, Role.CASEWORKER),
-                ("bob", helpline, Role.CASEWORKER),
-                ("dashboard", helpline, Role.DASHBOARD),
-                ("outsider", other, Role.SUPERVISOR),
-            ]:
-                user, key = create_user(
-                    session=session,
-                    organisation_id=organisation.id,
-                    display_name=f"Test {label}",
-                    role=role,
-                    actor="test",
-                )
-                self.keys[label] = key
-                self.ids[label] = user.id
+        self.keys[label] = key
+        self.ids[label] = user.id
+        return self.auth(label)
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}

@@ -22,7 +22,6 @@ from tracker.alerts.service import raise_alert
 from tracker.filings.models import Filing, FilingStatus
 from tracker.notifications.models import Notification, NotificationKind
 from tracker.organisations.models import Role
-from tracker.organisations.service import create_user, get_or_create_organisation
 from workers import jobs
 
 LEAKED_HOST = "leaked-host.example"
@@ -61,26 +60,8 @@ class World:
 
     def __init__(self, client: Any, db: Any) -> None:
         self.people = People(db)
-        with db.transaction() as session:
-            helpline = get_or_create_organisation(
-                session=session, name="Test helpline", contact_email="desk@helpline.example"
-            )
-            other = get_or_create_organisation(
-                session=session, name="Other helpline", contact_email="desk@other.example"
-            )
-            for label, organisation, role in [
-                ("metrics", helpline, Role.METRICS),
-                ("outsider_admin", other, Role.ADMIN),
-            ]:
-                user, key = create_user(
-                    session=session,
-                    organisation_id=organisation.id,
-                    display_name=f"Test {label}",
-                    role=role,
-                    actor="test",
-                )
-                self.people.keys[label] = key
-                self.people.ids[label] = user.id
+        self.people.add("metrics", "helpline", Role.METRICS)
+        self.people.add("outsider_admin", "other", Role.ADMIN)
         auth = self.people.auth
         self.case_id = new_case(client, self.people, who="alice", label=LABEL)
         intake = client.post(

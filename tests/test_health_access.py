@@ -17,20 +17,7 @@ from tracker.reports.models import Report
 
 @pytest.fixture
 def metrics_key(db, people) -> dict[str, str]:
-    from tracker.organisations.service import create_user, get_or_create_organisation
-
-    with db.transaction() as session:
-        helpline = get_or_create_organisation(
-            session=session, name="Test helpline", contact_email="desk@helpline.example"
-        )
-        _, key = create_user(
-            session=session,
-            organisation_id=helpline.id,
-            display_name="Test scraper",
-            role=Role.METRICS,
-            actor="test",
-        )
-    return {"Authorization": f"Bearer {key}"}
+    return people.add("scraper", "helpline", Role.METRICS)
 
 
 def intake(client, people, who: str, urls: list[str]) -> list[int]:
@@ -155,26 +142,13 @@ def test_metrics_count_only_the_keys_organisation(client, people, db, metrics_ke
     assert 'tracker_alerts_open{kind="channel.failing"} 1.0' in samples
     assert not any("host.unreachable" in line for line in samples)
     assert "example.org" not in text and "example.com" not in text
-    other = client.get("/metrics", headers=other_admin_key(db)).text
+    other = client.get("/metrics", headers=other_admin_key(people)).text
     other_reports = [line for line in other.splitlines() if line.startswith("tracker_reports{")]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in other_reports) == 1.0
 
 
-def other_admin_key(db) -> dict[str, str]:
-    from tracker.organisations.service import create_user, get_or_create_organisation
-
-    with db.transaction() as session:
-        other = get_or_create_organisation(
-            session=session, name="Other helpline", contact_email="desk@other.example"
-        )
-        _, key = create_user(
-            session=session,
-            organisation_id=other.id,
-            display_name="Other admin",
-            role=Role.ADMIN,
-            actor="test",
-        )
-    return {"Authorization": f"Bearer {key}"}
+def other_admin_key(people) -> dict[str, str]:
+    return people.add("other admin", "other", Role.ADMIN)
 
 
 def test_a_metrics_key_reads_nothing_but_me(client, people, metrics_key):

@@ -127,20 +127,8 @@ def test_deactivation_is_admin_only_never_yourself_and_scoped(client, people):
 def other_admin(client, people) -> dict[str, str]:
     """An admin of the other organisation."""
     from tracker.organisations.models import Role
-    from tracker.organisations.service import create_user, get_or_create_organisation
 
-    with client.app.state.database.transaction() as session:
-        other = get_or_create_organisation(
-            session=session, name="Other helpline", contact_email="desk@other.example"
-        )
-        _, key = create_user(
-            session=session,
-            organisation_id=other.id,
-            display_name="Other admin",
-            role=Role.ADMIN,
-            actor="test",
-        )
-    return {"Authorization": f"Bearer {key}"}
+    return people.add("other admin", "other", Role.ADMIN)
 
 
 def test_another_organisations_admin_gets_404_for_users_and_keys(client, people, db):

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platform_adapters.directory import ChannelRoute, PlatformEntry
 from platform_adapters.registry import ADAPTERS, enabled_adapters
 from tracker.api.deps import AdminDep, Limit, Offset, PrincipalDep, SessionDep
-from tracker.api.pages import Page, page_of
+from tracker.api.pages import Page, slice_page
 from tracker.channels import directory
 from tracker.channels.service import (
     delete_credentials,
@@ -94,12 +94,8 @@ def list_platforms(
     principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[PlatformPublic]:
     """Every platform the directory knows, with its channels in escalation order."""
-    entries = list(directory().platforms.values())
-    return page_of(
-        [_platform(entry) for entry in entries[offset : offset + limit]],
-        total=len(entries),
-        limit=limit,
-        offset=offset,
+    return slice_page(
+        list(directory().platforms.values()), _platform, limit=limit, offset=offset
     )
 
 
@@ -108,10 +104,9 @@ def list_intermediaries(
     principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ChannelPublic]:
     """Where host, CDN, registrar and search rungs go when the platform has no own channel."""
-    routes = list(directory().intermediaries.items())
-    return page_of(
-        [channel_public(target, route) for target, route in routes[offset : offset + limit]],
-        total=len(routes),
+    return slice_page(
+        list(directory().intermediaries.items()),
+        lambda item: channel_public(*item),
         limit=limit,
         offset=offset,
     )
@@ -145,13 +140,9 @@ def list_credentials(
     session: SessionDep, principal: AdminDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[CredentialsOut]:
     """Each adapter's effective config for your organisation, secrets masked."""
-    slugs = sorted(enabled_adapters(get_settings()))
-    return page_of(
-        [
-            _credentials_out(session, principal.organisation_id, slug)
-            for slug in slugs[offset : offset + limit]
-        ],
-        total=len(slugs),
+    return slice_page(
+        sorted(enabled_adapters(get_settings())),
+        lambda slug: _credentials_out(session, principal.organisation_id, slug),
         limit=limit,
         offset=offset,
     )

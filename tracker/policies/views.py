@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from tracker.api.deps import Limit, Offset, PrincipalDep, SessionDep
-from tracker.api.pages import Page, page_of
+from tracker.api.pages import Page, slice_page
 from tracker.policies.schema import Policy
 from tracker.policies.service import list_policies
 
@@ -21,9 +21,9 @@ def list_(
     session: SessionDep, principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[PolicyRecorded]:
     """Every recorded policy version with its rungs, deadlines and source."""
-    rows = list_policies(session=session)
-    items = [
-        PolicyRecorded.model_validate({**row.document, "recorded_id": row.id})
-        for row in rows[offset : offset + limit]
-    ]
-    return page_of(items, total=len(rows), limit=limit, offset=offset)
+    return slice_page(
+        list_policies(session=session),
+        lambda row: PolicyRecorded.model_validate({**row.document, "recorded_id": row.id}),
+        limit=limit,
+        offset=offset,
+    )
