@@ -228,6 +228,25 @@ def test_the_app_answers_413_with_the_envelope(client, people):
     assert response.json()["detail"][0]["loc"] == ["body"]
 
 
+def test_a_body_of_too_many_values_is_refused_before_validation(client, people):
+    body = {"label": "Case FAKE", "jurisdictions": ["TEST"]} | {f"k{i}": i for i in range(60000)}
+    response = client.post("/api/v1/cases", json=body, headers=people.auth("alice"))
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body"],
+            "msg": "the body holds more than 2000 values",
+            "type": "value_error.too_many_values",
+        }
+    ]
+    case_id = new_case(client, people)
+    urls = [f"https://x.com/fakeuser/status/{n}" for n in range(500)]
+    intake = client.post(
+        f"/api/v1/cases/{case_id}/reports", json={"urls": urls}, headers=people.auth("alice")
+    )
+    assert intake.status_code == 200 and intake.json()["created"] == 500
+
+
 def test_error_lists_are_capped(client, people):
     body = {"label": "Case FAKE", "jurisdictions": ["TEST"]} | {
         f"unknown{i}": i for i in range(500)

@@ -8,7 +8,7 @@ from tracker.api.contract import install_contract, operation_id
 from tracker.api.docs import install_docs
 from tracker.api.errors import install_error_handlers
 from tracker.api.health import router as health_router
-from tracker.api.input_guard import reject_control_characters
+from tracker.api.input_guard import screen_input
 from tracker.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from tracker.cases.views import router as cases_router
 from tracker.channels.views import router as channels_router
@@ -46,7 +46,7 @@ def create_app(database: Database) -> FastAPI:
     )
     app.state.database = database
     install_error_handlers(app)
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_control_characters)])
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(screen_input)])
     for router in (
         cases_router,
         reports_router,
