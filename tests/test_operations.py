@@ -391,3 +391,36 @@ def test_bench_readme_installs_into_the_checkouts_venv() -> None:
     assert re.findall(r"\S*python\b", bench) and all(
         word == ".venv/bin/python" for word in re.findall(r"\S*/python\b", bench)
     )
+
+
+def test_the_api_socket_answers_without_waiting_for_delayed_acks():
+    """`tracker serve` binds its own socket; asyncio sets TCP_NODELAY on the connections it
+    accepts only when the socket says it is TCP. Without it, every small answer waited ~40 ms
+    for the client's delayed ACK (measured: /api/v1/me 48 ms instead of 2.7 ms)."""
+    import asyncio
+    import socket
+
+    from tracker.cli import _listening_socket
+
+    listener = _listening_socket("127.0.0.1", 0)
+    accepted: list[int] = []
+
+    async def run() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connection = writer.get_extra_info("socket")
+            accepted.append(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if accepted:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+    assert accepted and accepted[0] != 0
