@@ -151,6 +151,7 @@ QUIET_LOGGERS = (
     "httpx",
     "httpcore",
     "apscheduler.executors.default",
+    "apscheduler.scheduler",
     "alembic",
     "uvicorn.access",
 )

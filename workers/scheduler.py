@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -184,4 +185,14 @@ def build_scheduler(db: Database, settings: Settings, *, blocking: bool) -> Base
             max_instances=1,
             coalesce=True,
         )
+
+    def started(_: SchedulerEvent) -> None:
+        # One line instead of APScheduler's one per job (its logger is kept at WARNING).
+        logger.info(
+            "Scheduler started: %d sweeps every %.1f s",
+            len(SWEEPS),
+            settings.sweep_interval_seconds,
+        )
+
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
     return scheduler
