@@ -285,6 +285,7 @@ def test_every_operation_is_named_and_documents_its_errors(client):
         for status in expected:
             assert responses[status]["content"]["application/json"]["schema"] == envelope
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert schema["paths"]["/api/v1/cases"]["post"]["summary"] == "Open a case"
     cases_create = schema["paths"]["/api/v1/cases"]["post"]["responses"]
     assert "403" in cases_create  # dashboards may not open cases
     assert "429" in cases_create and "Retry-After" in cases_create["429"]["headers"]

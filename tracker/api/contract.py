@@ -166,6 +166,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             operation = schema["paths"].get(served.path, {}).get(method.lower())
             if operation is None:
                 continue
+            if served.route.summary is None and served.route.description:
+                # "Open a case", not "Create": the docstring's first sentence names the action.
+                first = served.route.description.strip().split("\n\n")[0]
+                operation["summary"] = " ".join(first.split()).split(". ")[0].rstrip(".")
             responses = operation.setdefault("responses", {})
             for status_code in error_statuses(served, method):
                 # Ours replaces FastAPI's own 422 (HTTPValidationError is not what is sent);
