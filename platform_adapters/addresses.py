@@ -89,15 +89,21 @@ PRIVATE_NETWORKS: tuple[IPNetwork, ...] = tuple(
 #: Carrier-grade NAT (RFC 6598 shared address space).
 CGNAT_NETWORK = ipaddress.ip_network("100.64.0.0/10")
 
-#: Suffixes of names that only an internal resolver answers: ``localhost`` (RFC 6761), mDNS
-#: ``.local``, ICANN's reserved ``.internal``, RFC 8375 ``home.arpa``, and the private TLDs
-#: ICANN will not delegate (``.corp``, ``.home``) or that routers hand out (``.lan``).
+#: Suffixes of names that only an internal resolver answers (or none does): ``localhost`` and
+#: ``.invalid`` (RFC 6761), mDNS ``.local``, ICANN's reserved ``.internal``, RFC 8375
+#: ``home.arpa`` and the reverse-lookup tree ``.arpa``, Tor's ``.onion`` (RFC 7686: never
+#: through DNS), Kubernetes' in-cluster ``.svc``, and the private TLDs ICANN will not delegate
+#: (``.corp``, ``.home``) or that routers hand out (``.lan``). ``.test`` and ``.example`` stay
+#: allowed: they are the documentation names the test suite uses, and never resolve publicly.
 LOOPBACK_NAME_SUFFIXES = ("localhost",)
 INTERNAL_NAME_SUFFIXES = (
     "internal",
     "local",
     "localdomain",
-    "home.arpa",
+    "arpa",
+    "invalid",
+    "onion",
+    "svc",
     "lan",
     "intranet",
     "corp",

@@ -302,3 +302,14 @@ def test_database_down_while_authenticating_is_503_in_the_envelope(client, peopl
             }
         ]
     }
+
+
+def test_failures_are_counted_per_ipv4_address_and_per_ipv6_64():
+    from tracker.api.auth import client_key
+
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key("testclient") == "testclient"

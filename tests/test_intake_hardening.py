@@ -111,21 +111,28 @@ NEVER_FETCHABLE = [
     ("http://db.internal/fake", "an internal host name"),
     ("http://printer.local/fake", "an internal host name"),
     ("http://intranet/fake", "an internal host name"),
+    ("http://fakeleaks.onion/fake", "an internal host name"),
+    ("http://foo.invalid/fake", "an internal host name"),
+    ("http://kubernetes.default.svc/fake", "an internal host name"),
+    ("http://1.0.0.127.in-addr.arpa/fake", "an internal host name"),
 ]
 
 
 def test_intake_refuses_every_target_that_can_never_be_fetched(client, people, db):
     case_id = new_case(client, people)
-    urls = ["https://leaky-fake.example/v/1"] + [url for url, _ in NEVER_FETCHABLE]
-    response = add(client, people, case_id, urls)
-    assert response.status_code == 422, response.text
-    problems = response.json()["detail"]
-    assert [problem["loc"] for problem in problems] == [
-        ["body", "urls", index] for index in range(1, len(urls))
-    ]
-    assert {problem["type"] for problem in problems} == {"url.not_public"}
-    for problem, (_url, description) in zip(problems, NEVER_FETCHABLE, strict=True):
-        assert f" is {description}, not on the public internet" in problem["msg"]
+    # An error answer lists at most 20 problems: send the refusals in groups under that.
+    for start in range(0, len(NEVER_FETCHABLE), 15):
+        group = NEVER_FETCHABLE[start : start + 15]
+        urls = ["https://leaky-fake.example/v/1"] + [url for url, _ in group]
+        response = add(client, people, case_id, urls)
+        assert response.status_code == 422, response.text
+        problems = response.json()["detail"]
+        assert [problem["loc"] for problem in problems] == [
+            ["body", "urls", index] for index in range(1, len(urls))
+        ]
+        assert {problem["type"] for problem in problems} == {"url.not_public"}
+        for problem, (_url, description) in zip(problems, group, strict=True):
+            assert f" is {description}, not on the public internet" in problem["msg"]
     assert report_count(db) == 0  # all or nothing
 
 

@@ -258,3 +258,25 @@ def test_the_demo_policy_escalates_within_minutes_and_reaches_an_email_rung() ->
         ("api", "sandbox"),
         ("email", "email"),
     ]
+
+
+@pytest.mark.e2e
+def test_a_forwarding_header_cannot_choose_the_throttled_address(processes: Processes) -> None:
+    """Without TRACKER_TRUSTED_PROXIES, X-Forwarded-For is not the client: ten wrong keys from
+    one connection address are throttled whatever addresses the header names."""
+    processes.environment["TRACKER_AUTH_FAILURE_LIMIT"] = "3"
+    port = free_port()
+    processes.start("serve", "serve", "--port", str(port))
+    api = f"http://127.0.0.1:{port}"
+    wait_healthy(api, processes)
+    answers = [
+        httpx.get(
+            f"{api}/api/v1/me",
+            headers={
+                "Authorization": f"Bearer tk_wrong{number:04d}",
+                "X-Forwarded-For": f"203.0.113.{number}",
+            },
+        ).status_code
+        for number in range(6)
+    ]
+    assert answers == [401, 401, 401, 429, 429, 429]

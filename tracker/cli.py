@@ -146,7 +146,15 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
     # paths included, despite the simulator's access_log=False. Keep ours, and no access log:
     # paths and queries can name a case's URL; errors are still logged with the request id.
     config = uvicorn.Config(
-        create_app(db), log_config=None, log_level="info", access_log=False, lifespan="on"
+        create_app(db),
+        log_config=None,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        # The client address (which the authentication throttle counts by) comes from a
+        # forwarding header only when it arrives from a proxy the operator named.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
     try:
         uvicorn.Server(config).run(sockets=[listener])

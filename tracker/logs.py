@@ -10,6 +10,7 @@ traceback. Labels and names cannot be recognised by pattern: they are kept out a
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 import logging
 import re
@@ -28,42 +29,51 @@ job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tracker_job_id", default=None
 )
 
-# What a log line may never carry: URLs (with or without scheme), e-mail addresses, phone-like
-# digit runs, and anything that looks like a bearer key.
+# What a log line may never carry: URLs (any scheme), keys, e-mail addresses, IP addresses,
+# phone-like digit runs, and host names (Unicode ones too). There is no exemption for names
+# that look like code: a host may be called anything, and exception types are printed apart
+# from their (scrubbed) messages. Only a name right after "/" is left, as part of a file path.
 _SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[a-z][a-z0-9+.-]{1,15}://[^\s'\"<>]+", re.IGNORECASE), "[url]"),
     (re.compile(r"\btk_[A-Za-z0-9_-]{8,}"), "[key]"),
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
+    (re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}"), "[email]"),
+    (re.compile(r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"), "[ip]"),
     (re.compile(r"(?<![\w.])\+?\d[\d ().-]{7,}\d(?![\w.])"), "[number]"),
     (
-        re.compile(
-            r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24})(?:/[^\s'\"<>]*)?",
-            re.IGNORECASE,
-        ),
+        re.compile(r"(?<![\w./-])(?:[\w-]{1,63}\.)+[^\W\d_]{2,24}(?![\w-])(?:/[^\s'\"<>]*)?"),
         "[host]",
     ),
 )
-# Dotted names that are code, not hosts (module paths in tracebacks stay readable).
-_CODE_NAMES = re.compile(
-    r"^(?:tracker|workers|platform_adapters|sqlalchemy|httpx|httpcore|"
-    r"celery|kombu|fastapi|starlette|uvicorn|pydantic|psycopg|redis|"
-    r"asyncio|concurrent|logging|json|apscheduler|alembic|typing)\."
-)
-_CODE_SUFFIXES = (".py", ".pyc", ".so", ".eml", ".json", ".toml", ".txt", ".log", ".sqlite3")
 
 
-def _scrub_host(match: re.Match[str]) -> str:
-    text = match.group(0)
-    if _CODE_NAMES.match(text) or text.endswith(_CODE_SUFFIXES) or "_" in text.split("/")[0]:
-        return text
-    return "[host]"
+# IPv6 candidates (with an optional zone or an embedded IPv4 tail), confirmed by the parser,
+# so a time such as 19:03:02 is left alone.
+_IPV6_CANDIDATE = re.compile(r"(?<![\w:])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:%\w+)?")
+
+
+def _ipv6(match: re.Match[str]) -> str:
+    try:
+        ipaddress.IPv6Address(match.group(0).split("%")[0])
+    except ValueError:
+        return match.group(0)
+    return "[ip]"
 
 
 def scrub(text: str) -> str:
-    """``text`` with URLs, hosts, e-mail addresses, phone numbers and keys replaced."""
+    """``text`` with URLs, hosts, e-mail and IP addresses, phone numbers and keys replaced."""
+    text = _IPV6_CANDIDATE.sub(_ipv6, text)
     for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(_scrub_host if replacement == "[host]" else replacement, text)
+        text = pattern.sub(replacement, text)
     return text
+
+
+def _exception_line(item: traceback.TracebackException) -> str:
+    """``module.Type: message``, the type as it is and only the message scrubbed."""
+    kind = item.exc_type
+    name = "<unknown>" if kind is None else kind.__qualname__
+    module = "" if kind is None or kind.__module__ == "builtins" else f"{kind.__module__}."
+    message = str(item)
+    return f"{module}{name}: {scrub(message)}\n" if message else f"{module}{name}\n"
 
 
 def format_exception_scrubbed(error: BaseException) -> str:
@@ -88,7 +98,7 @@ def format_exception_scrubbed(error: BaseException) -> str:
             parts.append("\nDuring handling of the above, another exception occurred:\n\n")
         parts.append("Traceback (most recent call last):\n")
         parts.extend(item.stack.format())
-        parts.append(scrub("".join(item.format_exception_only())))
+        parts.append(_exception_line(item))
     return "".join(parts).rstrip("\n")
 
 

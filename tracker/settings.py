@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     recheck_retries: int = Field(default=1, ge=0)
 
     # --- access: authentication throttling, metrics (settings of the access area) ---
+    # Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; none by default, so
+    # no client can choose the address its failed authentications are counted under.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Failed authentications per client address within the window before answers turn 429
     # (a sliding window; shared through Redis in distributed mode). Valid keys never count.
     auth_failure_limit: int = Field(default=20, ge=1)
@@ -134,7 +137,9 @@ class Settings(BaseSettings):
     # "text" for people, "json" for log collectors: one object per line with request/job ids.
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("encryption_keys", "outbound_allowlist", "policy_dirs", mode="before")
+    @field_validator(
+        "encryption_keys", "outbound_allowlist", "policy_dirs", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _lists_from_commas(cls, value: object) -> object:
         return _split_commas(value)
@@ -143,6 +148,13 @@ class Settings(BaseSettings):
     @classmethod
     def _floats_from_commas(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
 
     @field_validator("outbound_allowlist")
     @classmethod

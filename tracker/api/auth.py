@@ -11,6 +11,7 @@ caller's principal goes into the request state, where ``deps.get_principal`` rea
 from __future__ import annotations
 
 import enum
+import ipaddress
 import logging
 from typing import Any
 
@@ -48,6 +49,20 @@ def access_of(path: str) -> Access:
     if path == "/readyz":
         return Access.OPTIONAL
     return Access.PUBLIC
+
+
+def client_key(address: str) -> str:
+    """What failures are counted under: the IPv4 address, or the IPv6 /64 (one subscriber
+    gets a whole /64, so counting single IPv6 addresses would give an attacker endless ones)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -128,7 +143,7 @@ class AuthenticationMiddleware:
             await _unauthenticated("an API key is required")(scope, receive, send)
             return
         database = self.database or scope["app"].state.database
-        address = scope["client"][0] if scope.get("client") else "unknown"
+        address = client_key(scope["client"][0] if scope.get("client") else "unknown")
         try:
             outcome = await anyio.to_thread.run_sync(self._admit, database, header, address)
         except OperationalError as error:

@@ -3,7 +3,8 @@
 FastAPI documents only its own 422. Every error here has one envelope, so the document is
 completed from what each route is: every ``/api/v1`` operation can answer 401 and 429
 (authentication and its throttle), 422 (a bad parameter or body) and 503 (the database is away);
-a role check adds 403, a path parameter 404, a write 409 and a request body 413.
+a role check adds 403, a path parameter 404, a write 409 and a request body 400. Any request
+can carry a body over the size limit, so every operation documents 413.
 """
 
 from __future__ import annotations
@@ -123,18 +124,20 @@ def _allowed_roles(dependant: Dependant) -> set[Role] | None:
 
 def error_statuses(operation: Operation, method: str) -> list[int]:
     """Every error status this operation can answer."""
-    statuses = {422}
+    statuses = {413}  # any request may carry a body over the limit
     if operation.path.startswith(API_PREFIX):
-        statuses |= {401, 429, 503}
+        statuses |= {401, 422, 429, 503}  # 422: the input screen reads every query string
         roles = _allowed_roles(operation.dependant)
         if roles is not None and roles != set(Role):
             statuses.add(403)
     if operation.dependant.path_params:
         statuses.add(404)
+    if operation.dependant.path_params or operation.dependant.query_params:
+        statuses.add(422)
     if method in WRITE_METHODS:
-        statuses |= {409, 413}
+        statuses.add(409)
     if operation.dependant.body_params:
-        statuses.add(400)
+        statuses |= {400, 422}
     return sorted(statuses)
 
 

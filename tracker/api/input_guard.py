@@ -67,9 +67,10 @@ async def screen_input(request: Request) -> None:
             problems.append(_problem(["query"]))
         elif forbidden_character(value, multiline=False) is not None:
             problems.append(_problem(["query", name]))
+    # Media types are case-insensitive (FastAPI parses "application/JSON" as JSON too).
     if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get(
         "content-type", ""
-    ):
+    ).lower():
         body = await request.body()  # already read (and bounded) by FastAPI; cached
         try:
             data = json.loads(body) if body else None

@@ -1,14 +1,16 @@
 """Request and response shapes for cases."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from tracker.cases.models import CaseStatus
 from tracker.ids import RowId
 from tracker.text import OneLine
 
-Jurisdiction = Field(pattern=r"^[A-Za-z0-9-]{2,16}$")
+#: A jurisdiction code: letters, digits and hyphens (an error may name it: nothing else fits).
+Jurisdiction = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{2,16}$")]
 
 
 class ContactDetails(BaseModel):
@@ -29,7 +31,7 @@ class CaseBase(BaseModel):
         max_length=120,
         description="A pseudonymous label for the case. Never the victim's name.",
     )
-    jurisdictions: list[str] = Field(
+    jurisdictions: list[Jurisdiction] = Field(
         min_length=1,
         max_length=5,
         description="Jurisdiction codes whose law applies, e.g. ['IN'], ['US'], ['INTL'].",
@@ -54,12 +56,13 @@ class CaseCreate(CaseBase):
 class CaseUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: OneLine | None = Field(default=None, min_length=1, max_length=120)
-    status: CaseStatus | None = None
-    assigned_to: RowId | None = None
-    authority_to_act: bool | None = None
-    consent_to_share_identity: bool | None = None
-    minor_involved: bool | None = None
+    # Left out: unchanged. None of these may be null: a case always has them.
+    label: OneLine = Field(default=None, min_length=1, max_length=120)  # type: ignore[assignment]
+    status: CaseStatus = None  # type: ignore[assignment]
+    assigned_to: RowId = None  # type: ignore[assignment]
+    authority_to_act: bool = None  # type: ignore[assignment]
+    consent_to_share_identity: bool = None  # type: ignore[assignment]
+    minor_involved: bool = None  # type: ignore[assignment]
     contact: ContactDetails | None = None
     notes: str | None = Field(default=None, max_length=5000)
 

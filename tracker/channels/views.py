@@ -1,8 +1,8 @@
 """HTTP endpoints: the channel directory (read-only) and channel credentials (admins)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_adapters.directory import ChannelRoute, PlatformEntry
@@ -20,6 +20,9 @@ from tracker.errors import NotFound
 from tracker.settings import get_settings
 
 router = APIRouter(tags=["channels"])
+
+#: A platform or adapter slug as the directory and the registry spell them.
+Slug = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,64}$", description="A slug, e.g. reddit")]
 
 
 class ChannelPublic(BaseModel):
@@ -113,7 +116,7 @@ def list_intermediaries(
 
 
 @router.get("/channels/{platform}", response_model=PlatformPublic)
-def read_platform(platform: str, principal: PrincipalDep) -> PlatformPublic:
+def read_platform(platform: Slug, principal: PrincipalDep) -> PlatformPublic:
     """One platform's entry."""
     entry = directory().platforms.get(platform)
     if entry is None:
@@ -150,7 +153,7 @@ def list_credentials(
 
 @router.put("/channel-credentials/{adapter}", response_model=CredentialsOut)
 def put_credentials(
-    adapter: str, data: CredentialsIn, session: SessionDep, principal: AdminDep
+    adapter: Slug, data: CredentialsIn, session: SessionDep, principal: AdminDep
 ) -> CredentialsOut:
     """Store an adapter's credentials (validated, encrypted at rest)."""
     save_credentials(
@@ -166,7 +169,7 @@ def put_credentials(
 
 
 @router.delete("/channel-credentials/{adapter}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_credentials(adapter: str, session: SessionDep, principal: AdminDep) -> None:
+def remove_credentials(adapter: Slug, session: SessionDep, principal: AdminDep) -> None:
     """Forget an adapter's stored credentials."""
     delete_credentials(
         session=session,

@@ -19,6 +19,7 @@ from tracker.organisations.service import (
     page_users,
     revoke_key,
 )
+from tracker.text import OneLine
 
 router = APIRouter(tags=["users"])
 
@@ -35,7 +36,7 @@ class UserPublic(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: OneLine = Field(min_length=1, max_length=200)
     role: Role
 
 
