@@ -168,7 +168,7 @@ def test_lookups_follow_the_bootstrap_without_an_override(rdap_server: RdapServe
     assert client.abuse_contact_for_ip("192.0.2.10").email == HOSTING_ABUSE_EMAIL  # type: ignore[union-attr]
     # No RDAP server for the TLD or block: None, without any request.
     before = len(rdap_server.paths)
-    assert client.abuse_contact_for_domain("leaky.invalid") is None
+    assert client.abuse_contact_for_domain("leaky.test") is None
     assert client.abuse_contact_for_ip("2001:db8::1") is None
     assert len(rdap_server.paths) == before
 
