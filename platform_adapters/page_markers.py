@@ -61,9 +61,9 @@ class MarkerRules:
             (self.private, Verdict.PRIVATE),
             (self.login_required, Verdict.LOGIN_REQUIRED),
         )
-        for markers, verdict in ordered:
+        for markers, marked in ordered:
             if any(marker in searched for marker in markers):
-                return verdict
+                return marked
         if self.page_rule is not None:
             verdict = self.page_rule(page, title, text)
             if verdict is not None:

@@ -104,7 +104,7 @@ class SandboxAdapter(Adapter):
             raise _error_for(response)
         body = _json_object(response)
         try:
-            status = PlatformStatus(body.get("status"))
+            status = PlatformStatus(str(body.get("status")))
         except ValueError:
             status = PlatformStatus.UNKNOWN
         rejection_reason = body.get("rejection_reason")

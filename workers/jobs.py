@@ -249,7 +249,7 @@ def deliver_notification(delivery_id: int, *, db: Database | None = None) -> str
     return "delivered" if result.ok else "failed"
 
 
-JOBS = {
+JOBS: dict[str, Callable[..., object]] = {
     "file_filing": file_filing,
     "poll_filing": poll_filing,
     "recheck_batch": recheck_batch,

@@ -120,7 +120,7 @@ def _unreachable_hosts(session: Session, threshold: int, now: datetime) -> set[K
         .join(Report, col(Report.id) == Check.report_id)
         .where(col(Check.checked_at) >= now - RECENT)
         .where(col(Report.state).in_(list(CHECKED)))  # a closed report's host is no concern
-        .group_by(Report.organisation_id, Report.host)
+        .group_by(col(Report.organisation_id), col(Report.host))
     ).all()
     return {
         (organisation_id, f"{HOST_PREFIX}{host}")

@@ -75,7 +75,9 @@ def api_operations(app: FastAPI) -> Iterator[Operation]:
     if contexts is None:  # older FastAPI: included routes are already flat
         for route in app.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
-                yield Operation(route.path_format, frozenset(route.methods), route, route.dependant)
+                yield Operation(
+                    route.path_format, frozenset(route.methods or ()), route, route.dependant
+                )
         return
     for context in contexts(app.routes):
         route = context.original_route

@@ -173,7 +173,7 @@ def report_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
     rows = session.exec(
         select(Report.case_id, func.count())
         .where(col(Report.case_id).in_(case_ids))
-        .group_by(Report.case_id)
+        .group_by(col(Report.case_id))
     ).all()
     return {case_id: count for case_id, count in rows}
 

@@ -84,7 +84,12 @@ def _is_sandbox(base_url: str) -> bool:
 def _start_simulator(settings: Settings) -> tuple[str, SandboxServer | None]:
     token = settings.sandbox_api_token.get_secret_value()
     if "sandbox_base_url" not in settings.model_fields_set:
-        simulator = SandboxServer(port=0, api_token=token, **SIMULATOR_TIMINGS)
+        simulator = SandboxServer(
+            port=0,
+            api_token=token,
+            ack_after=SIMULATOR_TIMINGS["ack_after"],
+            decide_after=SIMULATOR_TIMINGS["decide_after"],
+        )
         simulator.start()
         return simulator.base_url, simulator
     base_url = settings.sandbox_base_url.rstrip("/")

@@ -31,6 +31,13 @@ OPEN_FILING_STATUSES = (
 )
 
 
+class FilingTrack(enum.StrEnum):
+    """Which track a filing belongs to."""
+
+    LADDER = "ladder"  # the report's current rung
+    PARALLEL = "parallel"  # a track run alongside, e.g. search delisting
+
+
 class AttemptOutcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     TRANSIENT_ERROR = "transient_error"

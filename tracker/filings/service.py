@@ -29,6 +29,7 @@ from tracker.filings.models import (
     Filing,
     FilingAttempt,
     FilingStatus,
+    FilingTrack,
 )
 from tracker.jobs import JobKind, enqueue_after_commit
 from tracker.organisations.models import Organisation
@@ -53,8 +54,8 @@ def rung_of(*, session: Session, report: Report, rung_index: int | None = None) 
     return rungs[index] if index < len(rungs) else None
 
 
-LADDER = "ladder"
-PARALLEL = "parallel"
+LADDER = FilingTrack.LADDER
+PARALLEL = FilingTrack.PARALLEL
 
 
 def step_of(
@@ -76,6 +77,7 @@ def open_filing(
     assert step is not None, "open_filing past the end of the ladder"
     route = directory().route(report.platform, step.target)
     now = utcnow()
+    assert report.id is not None
     filing = Filing(
         report_id=report.id,
         organisation_id=report.organisation_id,

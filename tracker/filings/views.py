@@ -6,12 +6,13 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from platform_adapters.base import ChannelKind
 from tracker.api.deps import CaseworkerDep, IdPath, Limit, Offset, SessionDep
 from tracker.api.pages import Page
 from tracker.filings.manual import confirm_manual, list_awaiting_manual
-from tracker.filings.models import Filing, FilingAttempt
+from tracker.filings.models import Filing, FilingAttempt, FilingTrack
 from tracker.filings.service import attempts_of
-from tracker.reports.schemas import FilingAttemptPublic, FilingPublic
+from tracker.reports.schemas import FilingAttemptPublic, FilingPublic, WebformPacket
 
 router = APIRouter(prefix="/filings", tags=["filings"])
 
@@ -38,9 +39,9 @@ def filing_public(filing: Filing, attempts: list[FilingAttempt]) -> FilingPublic
         report_id=filing.report_id,
         rung_index=filing.rung_index,
         rung_target=filing.rung_target,
-        track=filing.track,
+        track=FilingTrack(filing.track),
         adapter=filing.adapter,
-        channel_kind=filing.channel_kind,
+        channel_kind=ChannelKind(filing.channel_kind),
         status=filing.status,
         platform_status=filing.platform_status,
         external_ref=filing.external_ref,
@@ -50,7 +51,7 @@ def filing_public(filing: Filing, attempts: list[FilingAttempt]) -> FilingPublic
         attempt_count=filing.attempt_count,
         last_error=filing.last_error,
         channel_params=filing.channel_params,
-        packet=filing.packet,
+        packet=WebformPacket.model_validate(filing.packet) if filing.packet else None,
         created_at=filing.created_at,
         attempts=[
             FilingAttemptPublic.model_validate(item, from_attributes=True) for item in attempts

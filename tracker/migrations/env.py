@@ -24,6 +24,9 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no connection and no sqlalchemy.url given to the migrations")
+    engine = create_engine(url)
     with engine.begin() as own_connection:
         _run(own_connection)

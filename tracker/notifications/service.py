@@ -50,6 +50,7 @@ def notify(
         targets.append(("webhook", organisation.webhook_url))
     now = utcnow()
     lease_until = now + timedelta(seconds=get_settings().lease_seconds)
+    assert notification.id is not None
     for channel, target in targets:
         delivery = NotificationDelivery(
             notification_id=notification.id,

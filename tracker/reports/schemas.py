@@ -6,13 +6,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from platform_adapters.base import ChannelKind, Verdict
-from tracker.filings.models import AttemptOutcome, FilingStatus
+from tracker.filings.models import AttemptOutcome, FilingStatus, FilingTrack
 from tracker.policies.schema import Policy
 from tracker.reports.holds import HoldReason, hold_message
 from tracker.reports.lifecycle import ReportState
-
-#: "ladder": the report's current rung; "parallel": a track run alongside (search delisting).
-Track = Literal["ladder", "parallel"]
 
 
 class ReportsAdd(BaseModel):
@@ -148,7 +145,9 @@ class FilingPublic(BaseModel):
     report_id: int
     rung_index: int
     rung_target: str
-    track: Track = Field(description="ladder: the report's rung; parallel: e.g. search delisting")
+    track: FilingTrack = Field(
+        description="ladder: the report's rung; parallel: e.g. search delisting"
+    )
     adapter: str
     channel_kind: ChannelKind
     status: FilingStatus

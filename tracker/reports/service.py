@@ -107,6 +107,7 @@ def add_urls(
             result.reason = "already logged in this case"
             _explain_hold(result, hold_reason)
             continue
+        assert case.id is not None and policy.id is not None
         report = Report(
             case_id=case.id,
             organisation_id=case.organisation_id,

@@ -45,6 +45,7 @@ def move(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleState(f"report {report.id} is no longer {from_state}")
     rung_index = fields.get("rung_index", report.rung_index)
+    assert report.id is not None
     session.add(
         ReportTransition(
             report_id=report.id,
@@ -62,6 +63,7 @@ def move(
 
 def record_logged(*, session: Session, report: Report, actor: str) -> None:
     """The first line of a report's timeline."""
+    assert report.id is not None
     session.add(
         ReportTransition(
             report_id=report.id,

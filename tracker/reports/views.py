@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlmodel import Session
 
+from platform_adapters.base import ChannelKind, Verdict
 from tracker.api.deps import (
     CaseworkerDep,
     IdPath,
@@ -82,7 +83,7 @@ def report_public(report: Report, rung_target: str | None) -> ReportPublic:
         deadline_at=report.deadline_at,
         is_overdue=is_overdue(report),
         next_check_at=report.next_check_at,
-        last_verdict=report.last_verdict,
+        last_verdict=Verdict(report.last_verdict) if report.last_verdict else None,
         last_checked_at=report.last_checked_at,
         consecutive_removed=report.consecutive_removed,
         pause_reason=report.pause_reason,
@@ -189,7 +190,7 @@ def ladder(report: Report, policy: Policy) -> list[LadderStep]:
                 legal_basis=rung.legal_basis,
                 is_current=index == report.rung_index,
                 adapter=route.adapter,
-                channel_kind=route.kind,
+                channel_kind=ChannelKind(route.kind),
                 via=route.via,
                 channel=dict(route.params),
             )

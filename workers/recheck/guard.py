@@ -21,7 +21,7 @@ import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -171,7 +171,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         cached = self._decisions.get((host, port)) if self.decision_ttl > 0 else None
         if cached is not None and cached[0] > self.clock() and cached[2] is not None:
             # Fast path: a checked address of this host, and its text, from the decision cache.
-            address, address_text = cached[1], cached[2]
+            # A cached decision with its text is always an address, never a refusal.
+            address, address_text = cast(IPAddress, cached[1]), cached[2]
         else:
             try:
                 address = await self._checked_address(host, port, request)

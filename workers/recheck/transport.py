@@ -344,6 +344,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 connection.close()
                 raise
             break
+        assert connection is not None  # the loop either broke with one or raised
         self.requests_sent += 1
         if request.method == "HEAD":
             connection.is_message_complete = True  # no body follows; httptools cannot know
