@@ -107,16 +107,20 @@ def new_key(*, session: Session, user: User, actor: str) -> tuple[ApiKey, str]:
     if not user.is_active:
         raise Conflict.one(("path", "user_id"), "the user is deactivated", "user.deactivated")
     api_key, key = issue_key(session=session, user=user)
+    _audit_key(session, actor, "api_key.issued", api_key, user)
+    return api_key, key
+
+
+def _audit_key(session: Session, actor: str, action: str, api_key: ApiKey, user: User) -> None:
     record(
         session=session,
         actor=actor,
-        action="api_key.issued",
+        action=action,
         object_type="api_key",
         object_id=api_key.id,
         organisation_id=user.organisation_id,
         details={"user_id": user.id},
     )
-    return api_key, key
 
 
 def authenticate(*, session: Session, key: str) -> Principal | None:
@@ -264,15 +268,7 @@ def revoke_key(
     if result.rowcount != 1:
         raise Conflict.one(("path", "key_id"), "the key is already revoked", "api_key.revoked")
     session.refresh(api_key)
-    record(
-        session=session,
-        actor=actor,
-        action="api_key.revoked",
-        object_type="api_key",
-        object_id=api_key.id,
-        organisation_id=user.organisation_id,
-        details={"user_id": user.id},
-    )
+    _audit_key(session, actor, "api_key.revoked", api_key, user)
     return api_key
 
 
