@@ -2,8 +2,8 @@
 
 The running PostgreSQL and Redis are never stopped or restarted here. The script is run as it
 is on this machine (both up: nothing to do), and on a simulated fresh machine: PATH holds only
-the basic tools plus stand-ins for apt-get, pg_ctlcluster, pg_isready and psql that record
-what they were asked; the "installed" redis-server is the real one, started on a free port.
+the basic tools plus stand-ins for apt-get, chromium, pg_ctlcluster, pg_isready and psql that
+record what they were asked; the "installed" redis-server is the real one, started on a free port.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ STUBS = {
 [ "$1" = install ] || exit 0
 for package in "$@"; do
   case "$package" in
+    chromium) cp "$STUB_STATE/later/chromium" "$STUB_BIN/";;
     postgresql) cp "$STUB_STATE/later/pg_ctlcluster" "$STUB_STATE/later/pg_isready" "$STUB_BIN/";;
     postgresql-client) cp "$STUB_STATE/later/psql" "$STUB_BIN/";;
     redis-server) ln -s "$REAL_REDIS_SERVER" "$STUB_BIN/redis-server";;
@@ -50,6 +51,7 @@ for package in "$@"; do
 done""",
 }
 LATER = {
+    "chromium": 'echo "chromium $*" >> "$STUB_STATE/calls"',
     "pg_ctlcluster": 'echo "pg_ctlcluster $*" >> "$STUB_STATE/calls"; touch "$STUB_STATE/pg-up"',
     "pg_isready": '[ -e "$STUB_STATE/pg-up" ]',
     "psql": """echo "psql $*" >> "$STUB_STATE/calls"
@@ -63,7 +65,8 @@ def _write(path: Path, body: str) -> None:
 
 
 class FreshMachine:
-    """A PATH without PostgreSQL or Redis, and stand-ins that record what they were asked."""
+    """A PATH without Chromium, PostgreSQL or Redis, and stand-ins that record what they were
+    asked."""
 
     def __init__(self, root: Path) -> None:
         self.bin = root / "bin"
@@ -106,6 +109,10 @@ class FreshMachine:
             check=False,
         )
 
+    def with_chromium(self) -> None:
+        """Chromium is installed already (where the stand-in apt-get puts it)."""
+        shutil.copy(self.state / "later" / "chromium", self.bin / "chromium")
+
     def calls(self) -> list[str]:
         path = self.state / "calls"
         return path.read_text().splitlines() if path.exists() else []
@@ -143,6 +150,13 @@ def test_services_installs_and_starts_what_a_fresh_machine_lacks(machine: FreshM
     done = machine.run()
     assert done.returncode == 0, done.stdout + done.stderr
     calls = machine.calls()
+    # The system packages come first: Debian's chromium, for the console's browser tests.
+    assert calls[:2] == [
+        "apt-get update -qq",
+        "apt-get install -y -qq --no-install-recommends chromium",
+    ]
+    assert (machine.bin / "chromium").exists()
+    calls = calls[2:]
     assert calls[:2] == [
         "apt-get update -qq",
         "apt-get install -y -qq --no-install-recommends postgresql postgresql-client",
@@ -163,12 +177,36 @@ def test_services_installs_and_starts_what_a_fresh_machine_lacks(machine: FreshM
         assert redis.recv(16) == b"+PONG\r\n"
     assert done.stdout.splitlines()[-1].endswith(f"(127.0.0.1:{machine.redis_port}) are up")
     # Run again: everything answers now, so nothing is installed or started.
+    before = len(machine.calls())
     again = machine.run()
     assert again.returncode == 0, again.stderr
-    assert [call for call in machine.calls()[len(calls) :] if not call.startswith("psql")] == []
+    assert [call for call in machine.calls()[before:] if not call.startswith("psql")] == []
+
+
+def test_services_installs_only_chromium_when_the_rest_is_there(machine: FreshMachine) -> None:
+    # PostgreSQL and Redis were provided by a first run; then chromium goes missing.
+    machine.with_chromium()
+    assert machine.run().returncode == 0
+    (machine.bin / "chromium").unlink()
+    before = len(machine.calls())
+    done = machine.run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [call for call in machine.calls()[before:] if not call.startswith("psql")] == [
+        "apt-get update -qq",
+        "apt-get install -y -qq --no-install-recommends chromium",
+    ]
+    assert done.stdout.splitlines()[0] == "scripts/services: installing chromium"
 
 
 def test_services_without_root_fails_in_one_line(machine: FreshMachine) -> None:
+    done = machine.run(STUB_UID="1000")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "scripts/services: missing chromium: install them (as root: "
+        "apt-get install -y chromium) or run this as root"
+    ]
+    assert machine.calls() == []
+    machine.with_chromium()
     done = machine.run(STUB_UID="1000")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
@@ -182,12 +220,17 @@ def test_services_fails_in_one_line_when_apt_get_cannot_install(machine: FreshMa
     (machine.state / "apt-fails").touch()
     done = machine.run()
     assert done.returncode == 1
+    assert done.stderr.splitlines() == ["scripts/services: apt-get could not install chromium"]
+    machine.with_chromium()
+    done = machine.run()
+    assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "scripts/services: apt-get could not install postgresql postgresql-client"
     ]
 
 
 def test_services_never_starts_a_remote_server(machine: FreshMachine) -> None:
+    machine.with_chromium()  # nothing else to install: the remote server is all that is missing
     done = machine.run(TRACKER_TEST_POSTGRES_URL="postgresql+psycopg://u@192.0.2.1:5432/test")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [

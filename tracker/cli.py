@@ -32,12 +32,20 @@ def _configure_logging() -> None:
 DEMO_ORGANISATION = "Demo helpline"
 
 
-def _first_admin_key(database) -> str | None:  # type: ignore[no-untyped-def]
-    """Create the first organisation and admin on an empty database; the key, shown once."""
+FIRST_ADMIN_LOGIN = "admin"
+
+
+def _first_admin_key(database) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
+    """Create the first organisation and admin on an empty database: their API key and
+    one-time console password, shown once."""
     from sqlmodel import select
 
     from tracker.organisations.models import User
-    from tracker.organisations.service import create_user, get_or_create_organisation
+    from tracker.organisations.service import (
+        create_user,
+        get_or_create_organisation,
+        give_console_access,
+    )
     from tracker.settings import get_settings
 
     with database.transaction() as session:
@@ -49,14 +57,17 @@ def _first_admin_key(database) -> str | None:  # type: ignore[no-untyped-def]
             contact_email=get_settings().organisation_email,
         )
         assert organisation.id is not None
-        _, key = create_user(
+        user, key = create_user(
             session=session,
             organisation_id=organisation.id,
             display_name="First admin",
             role=Role.ADMIN,
             actor="system",
         )
-    return key
+        password = give_console_access(
+            session=session, user=user, login=FIRST_ADMIN_LOGIN, actor="system"
+        )
+    return key, password
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -133,13 +144,31 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
         from workers.dispatch import celery_dispatcher
 
         install_dispatcher(celery_dispatcher())
-    key = _first_admin_key(db)
+    first_admin = _first_admin_key(db)
     shown_host = f"[{listen_host}]" if ":" in listen_host else listen_host
-    typer.echo(f"Tracker ({settings.run_mode.value}) at http://{shown_host}:{listen_port}/docs")
+    address = f"http://{shown_host}:{listen_port}"
+    typer.echo(f"Console at {address}/ (sign in there)")
+    typer.echo(f"Tracker ({settings.run_mode.value}) at {address}/docs")
     for line in companions.messages if companions is not None else []:
         typer.echo(line)
-    if key is not None:
+    if first_admin is not None:
+        key, password = first_admin
         typer.echo(f"First admin API key (shown once, keep it safe): {key}")
+        if companions is None:
+            typer.echo(
+                f"First admin sign-in: {FIRST_ADMIN_LOGIN}, one-time password (shown once; "
+                f"choose your own at first sign-in): {password}"
+            )
+    if companions is not None:
+        from tracker.demo.seed import seed_demo
+
+        demo = seed_demo(
+            db, organisation_name=DEMO_ORGANISATION, sandbox_base_url=companions.sandbox_base_url
+        )
+        typer.echo(
+            f"Demo sign-in at {address}/sign-in: {demo.logins[0]} (or "
+            f"{', '.join(demo.logins[1:])}), password {demo.password} (new at every demo start)"
+        )
     # uvicorn's default logging config would replace ours (tracker.logs) and bring its access
     # log back. That log is one switch for the whole process (each connection asks whether the
     # "uvicorn.access" logger has handlers), so it printed the simulator's requests, leaked-URL
@@ -231,23 +260,47 @@ def users_create(
     role: Annotated[
         Role, typer.Option(help="caseworker, supervisor, dashboard, admin or metrics")
     ],
+    login: Annotated[
+        str | None,
+        typer.Option(help="Console sign-in name (default: from the display name)"),
+    ] = None,
     organisation_email: Annotated[
         str, typer.Option(help="Organisation's contact e-mail for filings")
     ] = "takedowns@helpline.example",
 ) -> None:
-    """Create an organisation user and print their API key, once."""
-    from tracker.organisations.service import create_user, get_or_create_organisation
+    """Create an organisation user and print their API key, once. People (caseworker,
+    supervisor, admin) also get a console sign-in name and a one-time password."""
+    from tracker.errors import DomainError
+    from tracker.organisations.passwords import CONSOLE_ROLES
+    from tracker.organisations.service import (
+        create_user,
+        get_or_create_organisation,
+        give_console_access,
+        login_from_name,
+    )
     from tracker.runtime import database
 
-    with database().transaction() as session:
-        org = get_or_create_organisation(
-            session=session, name=organisation, contact_email=organisation_email
-        )
-        assert org.id is not None
-        user, key = create_user(
-            session=session, organisation_id=org.id, display_name=name, role=role, actor="cli"
-        )
+    password = None
+    try:
+        with database().transaction() as session:
+            org = get_or_create_organisation(
+                session=session, name=organisation, contact_email=organisation_email
+            )
+            assert org.id is not None
+            user, key = create_user(
+                session=session, organisation_id=org.id, display_name=name, role=role, actor="cli"
+            )
+            if role in CONSOLE_ROLES:
+                sign_in = login or login_from_name(name) or f"user{user.id}"
+                password = give_console_access(
+                    session=session, user=user, login=sign_in, actor="cli"
+                )
+    except DomainError as error:
+        raise _fail(f"tracker users create: {error}") from error
     typer.echo(f"user {user.id} ({role.value}) in organisation {org.id}")
+    if password is not None:
+        typer.echo(f"Sign-in name: {user.login}")
+        typer.echo(f"One-time password (shown once; to be changed at first sign-in): {password}")
     typer.echo(f"API key (shown once): {key}")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from tracker.settings import Environment, Settings
@@ -23,6 +26,13 @@ class FieldCipher:
             raise ValueError(
                 "an encryption key is not a Fernet key (url-safe base64 of 32 bytes)"
             ) from error
+        self._root = base64.urlsafe_b64decode(keys[0].encode())
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose (e.g. signing cookies), derived from the newest key."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
+        ).derive(self._root)
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt one value to a url-safe token."""

@@ -63,6 +63,11 @@ def _cipher() -> FieldCipher:
     return _CipherHolder.cipher
 
 
+def derived_key(purpose: str) -> bytes:
+    """A key for one purpose derived from the process's newest encryption key."""
+    return _cipher().derive_key(purpose)
+
+
 class EncryptedText(TypeDecorator[str]):
     """Text encrypted at rest with the configured Fernet keys."""
 

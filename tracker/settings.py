@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     # "text" for people, "json" for log collectors: one object per line with request/job ids.
     log_format: Literal["text", "json"] = "text"
 
+    # --- the console (tracker/console) ---
+    # A console session ends after this long without a request, and after the absolute limit
+    # whatever happens; a helpline's shift is the natural unit.
+    console_session_idle_seconds: float = Field(default=30 * 60.0, gt=0)
+    console_session_absolute_seconds: float = Field(default=12 * 3600.0, gt=0)
+    # Mark the session cookie Secure. None: when the request came over https (directly, or
+    # from a trusted proxy that says so); set true behind a TLS-terminating proxy you trust.
+    console_secure_cookies: bool | None = None
+
     @field_validator(
         "encryption_keys", "outbound_allowlist", "policy_dirs", "trusted_proxies", mode="before"
     )

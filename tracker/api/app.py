@@ -1,4 +1,4 @@
-"""The FastAPI application: /api/v1, /docs, /healthz, /readyz, /metrics."""
+"""The FastAPI application: /api/v1, /docs, /healthz, /readyz, /metrics, and the console at /."""
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -12,6 +12,7 @@ from tracker.api.input_guard import screen_input
 from tracker.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from tracker.cases.views import router as cases_router
 from tracker.channels.views import router as channels_router
+from tracker.console.app import install_console
 from tracker.db import Database
 from tracker.filings.views import router as filings_router
 from tracker.notifications.views import router as notifications_router
@@ -61,6 +62,7 @@ def create_app(database: Database) -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)
+    install_console(app)
     install_contract(app)
     # The last added runs first: the request id, then the size limit, before anything reads.
     app.add_middleware(AuthenticationMiddleware)  # innermost: still before any body read

@@ -1,8 +1,10 @@
 """Cases: creating, reading, listing and updating them, with visibility by role."""
 
+import re
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from tracker.audit.service import record
@@ -10,13 +12,20 @@ from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseCreate, CaseUpdate, ContactDetails
 from tracker.db import utcnow
 from tracker.errors import Forbidden, Invalid, NotFound, Problem
-from tracker.organisations.models import Role
+from tracker.filings.models import Filing
+from tracker.ids import MAX_ROW_ID
+from tracker.organisations.models import Role, User
 from tracker.organisations.service import Principal, get_user
 from tracker.pagination import paginate
 from tracker.policies.service import NoPolicy, policy_in_force
+from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
 from tracker.reports.models import Report
 
 ASSIGNABLE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
+#: A case reference typed into a search: "12" or "#12".
+CASE_REFERENCE = re.compile(r"^#?\s*([0-9]{1,10})$")
+#: The longest search text (a label is at most 120 characters, a reference at most 255).
+SEARCH_MAX_LENGTH = 120
 
 
 def _require_case_data(principal: Principal) -> None:
@@ -137,6 +146,39 @@ def visible_cases_query(principal: Principal):  # type: ignore[no-untyped-def]
     return query
 
 
+def _has_report(*conditions: Any) -> Any:
+    """EXISTS a report of the outer query's case matching ``conditions``."""
+    return (
+        select(col(Report.id))
+        .where(col(Report.case_id) == col(Case.id), *conditions)
+        .exists()
+    )
+
+
+def _overdue_now() -> tuple[Any, Any]:
+    """The conditions of an overdue report: on the clock, past its deadline."""
+    return col(Report.state).in_(list(ON_THE_CLOCK)), col(Report.deadline_at) <= utcnow()
+
+
+def _search(principal: Principal, text: str) -> Any:
+    """Label contains ``text`` (any case), or ``text`` is the case's id or a platform reference."""
+    matches = [col(Case.label).icontains(text, autoescape=True)]
+    reference = CASE_REFERENCE.match(text)
+    if reference is not None:
+        case_id = int(reference.group(1))
+        if case_id <= MAX_ROW_ID:
+            matches.append(col(Case.id) == case_id)
+    matches.append(
+        select(col(Filing.id))
+        .join(Report, col(Report.id) == col(Filing.report_id))
+        .where(col(Report.case_id) == col(Case.id))
+        .where(col(Filing.organisation_id) == principal.organisation_id)
+        .where(col(Filing.external_ref) == text)
+        .exists()
+    )
+    return or_(*matches)
+
+
 def list_cases(
     *,
     session: Session,
@@ -146,14 +188,34 @@ def list_cases(
     jurisdiction: str | None,
     limit: int,
     offset: int,
+    report_state: ReportState | None = None,
+    platform: str | None = None,
+    overdue: bool | None = None,
+    q: str | None = None,
 ) -> tuple[list[Case], int]:
-    """Visible cases, newest first, with the total before pagination."""
+    """Visible cases, newest first, with the total before pagination.
+
+    ``report_state``, ``platform``: cases holding a report in that state or of that platform;
+    ``overdue``: cases with (True) or without (False) an overdue report; ``q``: a label
+    substring (any case), a case id ("12" or "#12") or a platform reference (exact).
+    """
     _require_case_data(principal)
     query = visible_cases_query(principal)
     if status is not None:
         query = query.where(Case.status == status)
     if assigned_to is not None:
         query = query.where(Case.assigned_to == assigned_to)
+    if report_state is not None:
+        query = query.where(_has_report(col(Report.state) == report_state))
+    if platform is not None:
+        query = query.where(_has_report(col(Report.platform) == platform))
+    if overdue is True:
+        query = query.where(_has_report(*_overdue_now()))
+    elif overdue is False:
+        query = query.where(~_has_report(*_overdue_now()))
+    text = (q or "").strip()[:SEARCH_MAX_LENGTH]
+    if text:
+        query = query.where(_search(principal, text))
     order = col(Case.id).desc()
     if jurisdiction is None:
         return paginate(session=session, query=query, order_by=order, limit=limit, offset=offset)
@@ -176,6 +238,30 @@ def report_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
         .group_by(col(Report.case_id))
     ).all()
     return {case_id: count for case_id, count in rows}
+
+
+def overdue_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
+    """How many overdue reports each case holds (cases without any are left out)."""
+    if not case_ids:
+        return {}
+    rows = session.exec(
+        select(Report.case_id, func.count())
+        .where(col(Report.case_id).in_(case_ids), *_overdue_now())
+        .group_by(col(Report.case_id))
+    ).all()
+    return {case_id: count for case_id, count in rows}
+
+
+def assignable_users(*, session: Session, organisation_id: int) -> list[User]:
+    """The organisation's active people a case may be assigned to, by name."""
+    return list(
+        session.exec(
+            select(User)
+            .where(User.organisation_id == organisation_id, col(User.is_active).is_(True))
+            .where(col(User.role).in_([role.value for role in ASSIGNABLE_ROLES]))
+            .order_by(col(User.display_name), col(User.id))
+        ).all()
+    )
 
 
 def update_case(

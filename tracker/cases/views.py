@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tracker.api.deps import CaseworkerDep, IdPath, IdQuery, Limit, Offset, SessionDep
+from tracker.api.deps import CaseworkerDep, IdPath, Limit, Offset, SessionDep
 from tracker.api.pages import Page
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseCreate, CaseDetail, CasePublic, CaseUpdate
 from tracker.cases.service import (
+    SEARCH_MAX_LENGTH,
     contact_of,
     create_case,
     list_cases,
@@ -17,6 +18,8 @@ from tracker.cases.service import (
     update_case,
 )
 from tracker.filings.service import open_filings_for_case
+from tracker.ids import MAX_ROW_ID
+from tracker.reports.lifecycle import ReportState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -56,13 +59,45 @@ def create(data: CaseCreate, session: SessionDep, principal: CaseworkerDep) -> C
 def list_(
     session: SessionDep,
     principal: CaseworkerDep,
-    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
-    assigned_to: IdQuery = None,
-    jurisdiction: str | None = None,
+    status_: Annotated[
+        CaseStatus | None, Query(alias="status", description="Only open or only closed cases")
+    ] = None,
+    assigned_to: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ROW_ID, description="Only cases assigned to this user id"),
+    ] = None,
+    jurisdiction: Annotated[
+        str | None, Query(max_length=16, description="Only cases under this jurisdiction code")
+    ] = None,
+    report_state: Annotated[
+        ReportState | None, Query(description="Only cases holding a report in this state")
+    ] = None,
+    platform: Annotated[
+        str | None,
+        Query(max_length=64, description="Only cases holding a report of this platform"),
+    ] = None,
+    overdue: Annotated[
+        bool | None,
+        Query(
+            description="true: only cases with a report past its deadline; "
+            "false: only cases without one"
+        ),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=SEARCH_MAX_LENGTH,
+            description="Search: part of the label (any case), a case id (`12` or `#12`), "
+            "or a platform's reference for a filing (exact)",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[CasePublic]:
-    """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor."""
+    """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor.
+
+    Newest first. The filters combine; each narrows the list.
+    """
     cases, total = list_cases(
         session=session,
         principal=principal,
@@ -71,6 +106,10 @@ def list_(
         jurisdiction=jurisdiction,
         limit=limit,
         offset=offset,
+        report_state=report_state,
+        platform=platform,
+        overdue=overdue,
+        q=q,
     )
     counts = report_counts(session=session, case_ids=[case.id for case in cases if case.id])
     return Page[CasePublic](

@@ -35,6 +35,21 @@ def list_awaiting_manual(
     )
 
 
+def require_filing(
+    *, session: Session, principal: Principal, filing_id: int
+) -> tuple[Filing, Report]:
+    """A filing (and its report) the caller may see: its case is theirs; else NotFound."""
+    filing = session.get(Filing, filing_id)
+    report = session.get(Report, filing.report_id) if filing else None
+    if (
+        filing is None
+        or report is None
+        or get_case(session=session, principal=principal, case_id=report.case_id) is None
+    ):
+        raise NotFound.one(("path", "filing_id"), "filing not found", "filing.not_found")
+    return filing, report
+
+
 def confirm_manual(
     *,
     session: Session,
@@ -44,14 +59,7 @@ def confirm_manual(
     submitted_at: datetime | None,
 ) -> Filing:
     """A caseworker submitted the packet: record the reference; the deadline starts now."""
-    filing = session.get(Filing, filing_id)
-    report = session.get(Report, filing.report_id) if filing else None
-    if (
-        filing is None
-        or report is None
-        or get_case(session=session, principal=principal, case_id=report.case_id) is None
-    ):
-        raise NotFound.one(("path", "filing_id"), "filing not found", "filing.not_found")
+    filing, report = require_filing(session=session, principal=principal, filing_id=filing_id)
     if filing.status != FilingStatus.AWAITING_MANUAL:
         raise Conflict.one(
             ("path", "filing_id"),

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +11,10 @@ from sqlmodel import Session, col, select, update
 
 from tracker.audit.service import record
 from tracker.db import utcnow
-from tracker.errors import Conflict
+from tracker.errors import Conflict, Invalid
 from tracker.organisations.models import ApiKey, Organisation, Role, User
+from tracker.organisations.passwords import CONSOLE_ROLES, one_time_password, set_password
+from tracker.organisations.sessions import end_sessions_of
 from tracker.pagination import paginate
 
 KEY_PREFIX = "tk_"
@@ -90,6 +93,56 @@ def create_user(
         details={"role": role.value},
     )
     return user, key
+
+
+LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+def login_from_name(display_name: str) -> str | None:
+    """A sign-in name suggested by a display name ("Asha K." -> "asha.k"), or None."""
+    login = re.sub(r"[^a-z0-9]+", ".", display_name.lower()).strip(".")[:64]
+    return login if LOGIN_PATTERN.match(login) else None
+
+
+def give_console_access(*, session: Session, user: User, login: str, actor: str) -> str:
+    """Let a person sign in to the console: a sign-in name and a one-time password, returned
+    once; they must choose their own password at first sign-in. Audited."""
+    if Role(user.role) not in CONSOLE_ROLES:
+        raise Invalid.one(
+            ("body", "role"),
+            "only caseworkers, supervisors and admins sign in to the console",
+            "user.no_console",
+        )
+    login = login.strip().lower()
+    if not LOGIN_PATTERN.match(login):
+        raise Invalid.one(
+            ("body", "login"),
+            "a sign-in name has 2 to 64 lowercase letters, digits, dots, hyphens or underscores",
+            "user.login_invalid",
+        )
+    taken = session.exec(select(User.id).where(User.login == login)).first()
+    if taken is not None and taken != user.id:
+        raise Conflict.one(("body", "login"), "this sign-in name is taken", "user.login_taken")
+    user.login = login
+    password = one_time_password()
+    set_password(session=session, user=user, password=password, must_change=True, actor=actor)
+    return password
+
+
+def reset_password(
+    *, session: Session, user: User, actor: str, login: str | None = None
+) -> str:
+    """A new one-time password for an active person, returned once; their console sessions
+    end at once. ``login`` names them when they have no sign-in name yet. Audited."""
+    if not user.is_active:
+        raise Conflict.one(("path", "user_id"), "the user is deactivated", "user.deactivated")
+    chosen = login or user.login or ""
+    if not chosen and Role(user.role) in CONSOLE_ROLES:  # a machine is refused for its role
+        raise Invalid.one(("body", "login"), "a sign-in name is needed", "user.login_missing")
+    password = give_console_access(session=session, user=user, login=chosen, actor=actor)
+    assert user.id is not None
+    end_sessions_of(session=session, user_id=user.id)
+    return password
 
 
 def issue_key(*, session: Session, user: User) -> tuple[ApiKey, str]:
@@ -205,6 +258,7 @@ def deactivate_user(
     session.refresh(user)
     assert user.id is not None
     revoked = revoke_keys(session=session, user_id=user.id, now=now)
+    end_sessions_of(session=session, user_id=user.id)
     record(
         session=session,
         actor=actor,

@@ -23,6 +23,12 @@ class ReportsAdd(BaseModel):
         description="false: any rejected URL rejects the whole request (422, nothing written). "
         "true: valid URLs are created and rejected ones are listed with their reason.",
     )
+    dry_run: bool = Field(
+        default=False,
+        description="true: answer what would happen, write nothing (no report, filing or "
+        "audit event; created results have no report_id). The same checks run, so a dry run "
+        "with allow_partial false and a rejected URL is the same 422.",
+    )
 
 
 class IntakeResult(BaseModel):
@@ -34,6 +40,11 @@ class IntakeResult(BaseModel):
     platform: str | None = None
     reason: str | None = None
     reason_type: str | None = None
+    duplicate_of: int | None = Field(
+        default=None,
+        description="For a duplicate within the request: the index of the earlier entry with "
+        "the same canonical URL (a duplicate of a report already in the case has report_id).",
+    )
     hold_reason: HoldReason | None = Field(
         default=None, description="Why nothing is filed for this URL's report yet, if held."
     )
@@ -48,6 +59,9 @@ class IntakeResult(BaseModel):
 
 class IntakeAnswer(BaseModel):
     results: list[IntakeResult]
+    dry_run: bool = Field(
+        default=False, description="true: nothing was written; the counts say what would be."
+    )
     created: int
     duplicates: int
     rejected: int

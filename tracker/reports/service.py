@@ -1,5 +1,6 @@
 """Reports: bulk intake of URLs into a case, listing, reading with the full timeline."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func
@@ -14,6 +15,7 @@ from tracker.db import utcnow
 from tracker.errors import Conflict, Invalid, NotFound, Problem
 from tracker.filings.models import Filing, FilingAttempt
 from tracker.filings.service import file_or_hold
+from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.service import Principal
 from tracker.pagination import paginate
 from tracker.policies.models import PolicyVersion
@@ -28,12 +30,82 @@ from tracker.settings import get_settings
 
 
 def add_urls(
-    *, session: Session, principal: Principal, case_id: int, urls: list[str], allow_partial: bool
+    *,
+    session: Session,
+    principal: Principal,
+    case_id: int,
+    urls: list[str],
+    allow_partial: bool,
+    preview: bool = False,
 ) -> list[IntakeResult]:
-    """Log URLs into a case: created, duplicate or rejected per URL; all-or-nothing by default."""
+    """Log URLs into a case: created, duplicate or rejected per URL; all-or-nothing by default.
+
+    With ``preview``, answer exactly what would happen and write nothing: no report, no
+    transition, no filing, no audit event (created results then have no ``report_id``).
+    """
     case = require_case(session=session, principal=principal, case_id=case_id)
     if case.status == CaseStatus.CLOSED:
         raise Conflict.one(("path", "case_id"), "the case is closed", "case.closed")
+    intake = _classify(session=session, case=case, urls=urls)
+    rejected = [result for result in intake.results if result.outcome == "rejected"]
+    if rejected and not allow_partial:
+        raise Invalid(
+            [
+                Problem(
+                    loc=("body", "urls", result.index),
+                    msg=result.reason or "",
+                    type=result.reason_type or "url.invalid",
+                )
+                for result in rejected
+            ]
+        )
+    created = [result for result in intake.results if result.outcome == "created"]
+    policy = policy_for_case(session=session, jurisdictions=case.jurisdictions, on=date.today())
+    if preview:
+        for result in created:
+            _explain_hold(result, would_hold(case))
+        return intake.results
+    now = utcnow()
+    for result in created:
+        assert case.id is not None and policy.id is not None and result.canonical_url
+        report = Report(
+            case_id=case.id,
+            organisation_id=case.organisation_id,
+            original_url=result.url,
+            canonical_url=result.canonical_url,
+            host=intake.hosts[result.canonical_url],
+            platform=result.platform or "web",
+            policy_version_id=policy.id,
+            next_check_at=now,  # a first check establishes whether the content is live
+        )
+        session.add(report)
+        session.flush()
+        record_logged(session=session, report=report, actor=principal.actor)
+        result.report_id = report.id
+        file_or_hold(session=session, report=report, case=case)
+        _explain_hold(result, report.hold_reason)
+    record(
+        session=session,
+        actor=principal.actor,
+        action="reports.added",
+        object_type="case",
+        object_id=case.id,
+        organisation_id=case.organisation_id,
+        details={"created": len(created), "rejected": len(rejected)},
+    )
+    return intake.results
+
+
+@dataclass
+class _Intake:
+    """Every URL classified (``results``, in order) and the host of each new canonical URL."""
+
+    results: list[IntakeResult]
+    hosts: dict[str, str]
+
+
+def _classify(*, session: Session, case: Case, urls: list[str]) -> _Intake:
+    """Canonicalise, check and deduplicate each URL (in the request and in the case); no writes."""
     results: list[IntakeResult] = []
     accepted: dict[str, IntakeResult] = {}
     hosts: dict[str, str] = {}
@@ -63,6 +135,7 @@ def add_urls(
                     canonical_url=canonical.canonical,
                     platform=first.platform,
                     reason=f"same URL as entry {first.index}",
+                    duplicate_of=first.index,
                 )
             )
             continue
@@ -76,20 +149,6 @@ def add_urls(
         accepted[canonical.canonical] = result
         hosts[canonical.canonical] = canonical.host
         results.append(result)
-
-    rejected = [result for result in results if result.outcome == "rejected"]
-    if rejected and not allow_partial:
-        raise Invalid(
-            [
-                Problem(
-                    loc=("body", "urls", result.index),
-                    msg=result.reason or "",
-                    type=result.reason_type or "url.invalid",
-                )
-                for result in rejected
-            ]
-        )
-
     existing = {
         url: (report_id, hold_reason)
         for url, report_id, hold_reason in session.exec(
@@ -98,43 +157,18 @@ def add_urls(
             .where(col(Report.canonical_url).in_(list(accepted)))
         ).all()
     }
-    policy = policy_for_case(session=session, jurisdictions=case.jurisdictions, on=date.today())
-    now = utcnow()
     for canonical_url, result in accepted.items():
         if canonical_url in existing:
             result.outcome = "duplicate"
             result.report_id, hold_reason = existing[canonical_url]
             result.reason = "already logged in this case"
             _explain_hold(result, hold_reason)
-            continue
-        assert case.id is not None and policy.id is not None
-        report = Report(
-            case_id=case.id,
-            organisation_id=case.organisation_id,
-            original_url=result.url,
-            canonical_url=canonical_url,
-            host=hosts[canonical_url],
-            platform=result.platform or "web",
-            policy_version_id=policy.id,
-            next_check_at=now,  # a first check establishes whether the content is live
-        )
-        session.add(report)
-        session.flush()
-        record_logged(session=session, report=report, actor=principal.actor)
-        result.report_id = report.id
-        file_or_hold(session=session, report=report, case=case)
-        _explain_hold(result, report.hold_reason)
-    created = sum(1 for result in results if result.outcome == "created")
-    record(
-        session=session,
-        actor=principal.actor,
-        action="reports.added",
-        object_type="case",
-        object_id=case.id,
-        organisation_id=case.organisation_id,
-        details={"created": created, "rejected": len(rejected)},
-    )
-    return results
+    return _Intake(results=results, hosts=hosts)
+
+
+def would_hold(case: Case) -> HoldReason | None:
+    """Why a new report of this case would be held rather than filed (as ``file_or_hold``)."""
+    return None if case.authority_to_act else HoldReason.NO_AUTHORITY_TO_ACT
 
 
 def _explain_hold(result: IntakeResult, hold_reason: str | None) -> None:
@@ -200,7 +234,8 @@ def require_report(*, session: Session, principal: Principal, report_id: int) ->
 
 
 def timeline(*, session: Session, report: Report) -> dict[str, list]:  # type: ignore[type-arg]
-    """The filings (with attempts), checks and transitions of a report, oldest first."""
+    """The filings (with attempts), checks, transitions and notifications (with their
+    deliveries) of a report, oldest first."""
     filings = list(
         session.exec(
             select(Filing).where(Filing.report_id == report.id).order_by(col(Filing.id))
@@ -219,11 +254,25 @@ def timeline(*, session: Session, report: Report) -> dict[str, list]:  # type: i
         .where(ReportTransition.report_id == report.id)
         .order_by(col(ReportTransition.id))
     ).all()
+    notifications = list(
+        session.exec(
+            select(Notification)
+            .where(Notification.report_id == report.id)
+            .order_by(col(Notification.id))
+        ).all()
+    )
+    deliveries = session.exec(
+        select(NotificationDelivery)
+        .where(col(NotificationDelivery.notification_id).in_([row.id for row in notifications]))
+        .order_by(col(NotificationDelivery.id))
+    ).all()
     return {
         "filings": filings,
         "attempts": list(attempts),
         "checks": list(checks),
         "transitions": list(transitions),
+        "notifications": notifications,
+        "deliveries": list(deliveries),
     }
 
 

@@ -101,17 +101,21 @@ def add(
     case_id: IdPath, data: ReportsAdd, session: SessionDep, principal: CaseworkerDep
 ) -> IntakeAnswer:
     """Log URLs into a case. Each URL is canonicalised, its platform detected, and it is
-    deduplicated in the case. The answer says per URL: created, duplicate or rejected."""
+    deduplicated in the case. The answer says per URL: created, duplicate or rejected.
+    With dry_run, the same answer is given and nothing is written."""
     results = add_urls(
         session=session,
         principal=principal,
         case_id=case_id,
         urls=data.urls,
         allow_partial=data.allow_partial,
+        preview=data.dry_run,
     )
-    session.commit()
+    if not data.dry_run:
+        session.commit()
     return IntakeAnswer(
         results=results,
+        dry_run=data.dry_run,
         created=sum(1 for result in results if result.outcome == "created"),
         duplicates=sum(1 for result in results if result.outcome == "duplicate"),
         rejected=sum(1 for result in results if result.outcome == "rejected"),

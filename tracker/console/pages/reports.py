@@ -1,0 +1,246 @@
+"""The report page: one leaked URL, its whole history newest first, the ladder ahead, actions.
+
+Actions (re-check, pause, resume) call the same services as the API's views; their forms carry
+an optional ``next`` (the case page sends its own path) and come back with ``?done=<code>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from sqlmodel import Session
+
+from tracker.api.deps import IdPath, SessionDep
+from tracker.console.app import redirect
+from tracker.console.context import Console, ConsoleDep, check_csrf, safe_next
+from tracker.console.i18n import N_
+from tracker.console.render import render
+from tracker.db import utcnow
+from tracker.errors import Conflict
+from tracker.filings.models import Filing
+from tracker.policies.service import as_policy
+from tracker.reports.clock import PauseReason, pause, resume
+from tracker.reports.lifecycle import PAUSABLE, ReportState
+from tracker.reports.models import Report
+from tracker.reports.service import is_overdue, policy_of, request_recheck, require_report, timeline
+from tracker.reports.views import ladder
+
+router = APIRouter()
+CsrfChecked = Depends(check_csrf)
+
+#: Where a rung's filing goes, in words.
+RUNG_TARGETS = {
+    "platform": N_("The platform"),
+    "grievance_officer": N_("The platform's grievance officer"),
+    "host": N_("The hosting provider"),
+    "cdn": N_("The content delivery network"),
+    "registrar": N_("The domain registrar"),
+    "search": N_("Search engines (delisting)"),
+    "regulator": N_("The regulator"),
+}
+ATTEMPT_OUTCOMES = {
+    "succeeded": N_("Succeeded"),
+    "transient_error": N_("Failed for now; tried again later"),
+    "permanent_error": N_("Refused"),
+    "credentials_error": N_("Our credentials for this channel do not work"),
+}
+NOTIFICATION_KINDS = {
+    "deadline_warning": N_("Deadline soon"),
+    "reminder": N_("Reminder"),
+    "escalated": N_("Escalated"),
+    "removed": N_("Removed"),
+    "reappeared": N_("Back online"),
+    "exhausted": N_("Every step tried"),
+}
+DELIVERY_STATUSES = {
+    "pending": N_("waiting to be sent"),
+    "sending": N_("being sent"),
+    "delivered": N_("delivered"),
+    "failed": N_("could not be delivered"),
+}
+#: ``?done=`` codes and the notice each one shows.
+DONE = {
+    "rechecked": N_("A check is due now; the result appears here within minutes."),
+    "paused": N_("The clock is paused. Re-checks go on; the time left comes back on resume."),
+    "resumed": N_("The clock runs again."),
+}
+#: Deadlines within this are shown as "due soon".
+DUE_SOON = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the timeline: when, what kind, the row, and rows that belong to it."""
+
+    at: datetime
+    kind: str  # transition | filing | check | notification
+    item: Any
+    children: list[Any] = field(default_factory=list)
+
+
+def events_of(parts: dict[str, list[Any]]) -> list[Event]:
+    """The timeline's rows merged in time order, newest first."""
+    attempts: dict[int, list[Any]] = {}
+    for attempt in parts["attempts"]:
+        attempts.setdefault(attempt.filing_id, []).append(attempt)
+    deliveries: dict[int, list[Any]] = {}
+    for delivery in parts["deliveries"]:
+        deliveries.setdefault(delivery.notification_id, []).append(delivery)
+    events = [Event(row.at, "transition", row) for row in parts["transitions"]]
+    events += [
+        Event(row.created_at, "filing", row, attempts.get(row.id, [])) for row in parts["filings"]
+    ]
+    events += [Event(row.checked_at, "check", row) for row in parts["checks"]]
+    events += [
+        Event(row.created_at, "notification", row, deliveries.get(row.id, []))
+        for row in parts["notifications"]
+    ]
+    order = {"transition": 0, "filing": 1, "check": 2, "notification": 3}
+    # Same instant: the transition that caused a filing reads below it (newest first).
+    return sorted(events, key=lambda event: (event.at, order[event.kind]), reverse=True)
+
+
+def deadline_class(report: Report) -> str:
+    """The CSS class of the report's deadline: overdue, due-soon, or none."""
+    if report.deadline_at is None:
+        return ""
+    if is_overdue(report):
+        return "overdue"
+    return "due-soon" if report.deadline_at - utcnow() <= DUE_SOON else ""
+
+
+def report_page(
+    request: Request,
+    session: Session,
+    console: Console,
+    report_id: int,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    reason_error: bool = False,
+    status_code: int = 200,
+) -> Response:
+    """The report page (also re-rendered with a notice when an action is refused)."""
+    report = require_report(session=session, principal=console.principal, report_id=report_id)
+    policy = as_policy(policy_of(session=session, report=report))
+    steps = ladder(report, policy)
+    parts = timeline(session=session, report=report)
+    filings: list[Filing] = parts["filings"]
+    return render(
+        request,
+        "reports/report.html",
+        {
+            "report": report,
+            "policy": policy,
+            "steps": list(zip(steps, policy.rungs, strict=True)),
+            "current_rung": policy.rungs[report.rung_index]
+            if report.rung_index < len(policy.rungs)
+            else None,
+            "events": events_of(parts),
+            "manual_filings": [row for row in filings if row.status == "awaiting_manual"],
+            "deadline_class": deadline_class(report),
+            "paused_left": timedelta(seconds=report.paused_remaining_seconds)
+            if report.paused_remaining_seconds is not None
+            else None,
+            "can_pause": report.state in PAUSABLE,
+            "can_resume": report.state == ReportState.PAUSED,
+            "can_recheck": report.state != ReportState.CLOSED,
+            "pause_reasons": [reason.value for reason in PauseReason],
+            "done": done if done in DONE or done == "confirmed" else None,
+            "done_messages": DONE,
+            "error": error,
+            "reason_error": reason_error,
+            "rung_targets": RUNG_TARGETS,
+            "attempt_outcomes": ATTEMPT_OUTCOMES,
+            "notification_kinds": NOTIFICATION_KINDS,
+            "delivery_statuses": DELIVERY_STATUSES,
+        },
+        console=console,
+        status_code=status_code,
+    )
+
+
+@router.get("/reports/{report_id}")
+def report_view(
+    request: Request,
+    report_id: IdPath,
+    session: SessionDep,
+    console: ConsoleDep,
+    done: str | None = None,
+) -> Response:
+    """One report: its address, where it stands, everything that happened, the ladder ahead."""
+    return report_page(request, session, console, report_id, done=done)
+
+
+def _back(report_id: int, next_path: str | None, done: str) -> str:
+    """Where an action returns: ``next`` (a console path) or the report, with the notice code."""
+    target = safe_next(next_path) if next_path else f"/reports/{report_id}"
+    return f"{target}{'&' if '?' in target else '?'}done={done}"
+
+
+def _refused(
+    request: Request, session: Session, console: Console, report_id: int, error: Conflict
+) -> Response:
+    session.rollback()
+    message = error.problems[0].msg if error.problems else None
+    return report_page(request, session, console, report_id, error=message, status_code=409)
+
+
+@router.post("/reports/{report_id}/recheck", dependencies=[CsrfChecked])
+def recheck(
+    request: Request,
+    report_id: IdPath,
+    session: SessionDep,
+    console: ConsoleDep,
+    next: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> Response:
+    """Make the report due for a check now."""
+    try:
+        request_recheck(session=session, principal=console.principal, report_id=report_id)
+    except Conflict as error:
+        return _refused(request, session, console, report_id, error)
+    session.commit()
+    return redirect(_back(report_id, next, "rechecked"), request)
+
+
+@router.post("/reports/{report_id}/pause", dependencies=[CsrfChecked])
+def pause_clock(
+    request: Request,
+    report_id: IdPath,
+    session: SessionDep,
+    console: ConsoleDep,
+    reason: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> Response:
+    """Stop the report's deadline clock for a reason."""
+    try:
+        chosen = PauseReason(reason or "")
+    except ValueError:
+        require_report(session=session, principal=console.principal, report_id=report_id)
+        return report_page(request, session, console, report_id, reason_error=True, status_code=400)
+    try:
+        pause(session=session, principal=console.principal, report_id=report_id, reason=chosen)
+    except Conflict as error:
+        return _refused(request, session, console, report_id, error)
+    session.commit()
+    return redirect(_back(report_id, next, "paused"), request)
+
+
+@router.post("/reports/{report_id}/resume", dependencies=[CsrfChecked])
+def resume_clock(
+    request: Request,
+    report_id: IdPath,
+    session: SessionDep,
+    console: ConsoleDep,
+    next: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> Response:
+    """Restart the clock where it stopped."""
+    try:
+        resume(session=session, principal=console.principal, report_id=report_id)
+    except Conflict as error:
+        return _refused(request, session, console, report_id, error)
+    session.commit()
+    return redirect(_back(report_id, next, "resumed"), request)
