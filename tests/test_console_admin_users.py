@@ -23,7 +23,7 @@ ONE_TIME = re.compile(r'id="one-time-password">([^<]+)<')
 API_KEY = re.compile(r'id="api-key">([^<]+)<')
 
 
-def test_supervisors_and_admins_list_users_and_only_admins_get_the_forms(
+def test_supervisors_manage_caseworkers_and_admins_every_role(
     client: TestClient, people: Any
 ) -> None:
     alice = signed_in(client, people, "alice")
@@ -34,25 +34,36 @@ def test_supervisors_and_admins_list_users_and_only_admins_get_the_forms(
     for name in ("Test admin", "Test supervisor", "Test alice", "Test bob", "Test dashboard"):
         assert name in page.text
     assert "Test outsider" not in page.text
-    assert 'action="/users"' not in page.text  # the API lets only admins add users
     assert "5 users in your organisation" in page.text
+    # A supervisor adds caseworkers only: the form offers no other role.
+    assert 'action="/users"' in page.text
+    offered = re.findall(r'<option value="([a-z]+)"', page.text.split('id="role"', 1)[1])
+    assert offered == ["caseworker"]
     detail = supervisor.get(f"/users/{people.ids['alice']}")
-    assert detail.status_code == 200 and "/deactivate" not in detail.text
+    assert detail.status_code == 200 and "/deactivate" in detail.text
+    admin_page = supervisor.get(f"/users/{people.ids['admin']}")
+    assert admin_page.status_code == 200 and "/deactivate" not in admin_page.text
     assert supervisor.get(f"/users/{people.ids['outsider']}").status_code == 404
-    # A supervisor's POSTs are refused like the API's 403, and change nothing.
-    eve = {"display_name": "Eve", "role": "caseworker"}
+    # Other roles are refused like the API's 403, and nothing changes.
+    eve = {"display_name": "Eve", "role": "admin"}
     assert supervisor.post("/users", eve).status_code == 403
-    assert supervisor.post(f"/users/{people.ids['bob']}/keys").status_code == 403
-    assert (
-        supervisor.post(f"/users/{people.ids['bob']}/deactivate", {"confirm": "yes"}).status_code
-        == 403
-    )
+    assert supervisor.post(f"/users/{people.ids['admin']}/keys").status_code == 403
+    refused = supervisor.post(f"/users/{people.ids['admin']}/deactivate", {"confirm": "yes"})
+    assert refused.status_code == 403
     with people.db.session() as session:
         assert session.exec(select(User).where(User.display_name == "Eve")).first() is None
-        bob = session.get(User, people.ids["bob"])
-        assert bob is not None and bob.is_active
+        admin_row = session.get(User, people.ids["admin"])
+        assert admin_row is not None and admin_row.is_active
+    # A caseworker they may add and deactivate.
+    created = supervisor.post("/users", {"display_name": "Eve", "role": "caseworker"})
+    assert created.status_code == 201 and ONE_TIME.search(created.text)
+    supervisor.get(f"/users/{people.ids['bob']}")
+    done = supervisor.post(f"/users/{people.ids['bob']}/deactivate", {"confirm": "yes"})
+    assert done.status_code == 303
     admin = signed_in(TestClient(client.app), people, "admin")
-    assert 'action="/users"' in admin.get("/users").text
+    page = admin.get("/users")
+    offered = re.findall(r'<option value="([a-z]+)"', page.text.split('id="role"', 1)[1])
+    assert set(offered) == {"caseworker", "supervisor", "dashboard", "admin", "metrics"}
 
 
 def test_a_new_person_gets_a_one_time_password_that_signs_in_and_must_be_changed(

@@ -206,11 +206,18 @@ def test_the_readme_tour_runs_as_written(processes: Processes, tmp_path: Path) -
     )
     assert done.returncode == 0, done.stdout + done.stderr + processes.logs()
     auth = {"Authorization": f"Bearer {key}"}
-    # The web-form filing the tour picked from the listing is confirmed: none waits any more.
-    waiting = httpx.get(f"{api}/api/v1/filings", headers=auth).json()
-    assert waiting["total"] == 0, waiting
-    reports = httpx.get(f"{api}/api/v1/reports", headers=auth).json()["items"]
+    # The demo's own fictional cases (tracker/demo/seed.py) share the organisation: look at the
+    # tour's case only.
+    cases = httpx.get(f"{api}/api/v1/cases", params={"q": "Case 2026-001"}, headers=auth).json()
+    assert cases["total"] == 1, cases
+    reports = httpx.get(
+        f"{api}/api/v1/reports", params={"case_id": cases["items"][0]["id"]}, headers=auth
+    ).json()["items"]
     assert sorted(report["platform"] for report in reports) == ["facebook", "sandbox", "sandbox"]
+    # The web-form filing the tour picked from the listing is confirmed: none of its case waits.
+    waiting = httpx.get(f"{api}/api/v1/filings", headers=auth).json()["items"]
+    tour_reports = {report["id"] for report in reports}
+    assert not [filing for filing in waiting if filing["report_id"] in tour_reports], waiting
 
 
 def test_the_mail_sink_saves_each_message_privately_and_logs_its_subject_only(

@@ -100,7 +100,7 @@ def test_authentication_reads_is_active_on_every_request(client, people, db):
     assert client.get("/api/v1/me", headers=people.auth("bob")).status_code == 401
 
 
-def test_deactivation_is_admin_only_never_yourself_and_scoped(client, people):
+def test_deactivation_by_who_manages_the_role_never_yourself_and_scoped(client, people):
     admin, alice = people.ids["admin"], people.ids["alice"]
     yourself = client.post(f"/api/v1/users/{admin}/deactivate", headers=people.auth("admin"))
     assert yourself.status_code == 409
@@ -113,15 +113,44 @@ def test_deactivation_is_admin_only_never_yourself_and_scoped(client, people):
             }
         ]
     }
+    # A supervisor manages caseworkers, not admins (or other supervisors, or machines).
     by_supervisor = client.post(
-        f"/api/v1/users/{alice}/deactivate", headers=people.auth("supervisor")
+        f"/api/v1/users/{admin}/deactivate", headers=people.auth("supervisor")
     )
     assert by_supervisor.status_code == 403
-    # The outsider is a supervisor of the other organisation: 403 by role; an admin there: 404.
+    assert by_supervisor.json()["detail"][0]["type"] == "user.manage_forbidden"
+    # The outsider is a supervisor of the other organisation: Alice is not found there.
     assert (
         client.post(f"/api/v1/users/{alice}/deactivate", headers=people.auth("outsider"))
-    ).status_code == 403
+    ).status_code == 404
     assert client.get("/api/v1/me", headers=people.auth("alice")).status_code == 200
+    assert client.get("/api/v1/me", headers=people.auth("admin")).status_code == 200
+    by_caseworker = client.post(f"/api/v1/users/{alice}/deactivate", headers=people.auth("bob"))
+    assert by_caseworker.status_code == 403
+    deactivated = client.post(
+        f"/api/v1/users/{alice}/deactivate", headers=people.auth("supervisor")
+    )
+    assert deactivated.status_code == 200
+    assert client.get("/api/v1/me", headers=people.auth("alice")).status_code == 401
+
+
+def test_a_supervisor_adds_and_keys_caseworkers_only(client, people):
+    supervisor = people.auth("supervisor")
+    made = client.post(
+        "/api/v1/users", json={"display_name": "Eve", "role": "caseworker"}, headers=supervisor
+    )
+    assert made.status_code == 201
+    refused = client.post(
+        "/api/v1/users", json={"display_name": "Mallory", "role": "admin"}, headers=supervisor
+    )
+    assert refused.status_code == 403
+    assert refused.json()["detail"][0]["loc"] == ["body", "role"]
+    bob = people.ids["bob"]
+    assert client.post(f"/api/v1/users/{bob}/keys", headers=supervisor).status_code == 201
+    assert client.get(f"/api/v1/users/{bob}/keys", headers=supervisor).status_code == 200
+    admin = people.ids["admin"]
+    assert client.post(f"/api/v1/users/{admin}/keys", headers=supervisor).status_code == 403
+    assert client.get(f"/api/v1/users/{admin}/keys", headers=supervisor).status_code == 403
 
 
 def other_admin(client, people) -> dict[str, str]:
@@ -194,7 +223,7 @@ def test_key_routes_check_the_key_belongs_to_the_user(client, people, db):
     assert wrong_user.status_code == 404
     assert wrong_user.json()["detail"][0]["loc"] == ["path", "key_id"]
     assert client.get("/api/v1/me", headers=people.auth("alice")).status_code == 200
-    for who in ("supervisor", "alice", "dashboard"):
+    for who in ("alice", "dashboard"):
         assert (
             client.get(f"/api/v1/users/{people.ids['bob']}/keys", headers=people.auth(who))
         ).status_code == 403

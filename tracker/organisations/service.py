@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select, update
 
 from tracker.audit.service import record
 from tracker.db import utcnow
-from tracker.errors import Conflict, Invalid
+from tracker.errors import Conflict, Forbidden, Invalid
 from tracker.organisations.models import ApiKey, Organisation, Role, User
 from tracker.organisations.passwords import CONSOLE_ROLES, one_time_password, set_password
 from tracker.organisations.sessions import end_sessions_of
@@ -93,6 +93,27 @@ def create_user(
         details={"role": role.value},
     )
     return user, key
+
+
+#: The roles a supervisor adds, deactivates and gives keys or passwords to; an admin: any role.
+MANAGED_BY_SUPERVISORS = (Role.CASEWORKER,)
+
+
+def may_manage(principal: Principal, role: Role | str) -> bool:
+    """Whether the caller may add, deactivate, key or reset a user with this role."""
+    if principal.role is Role.ADMIN:
+        return True
+    return principal.role is Role.SUPERVISOR and Role(role) in MANAGED_BY_SUPERVISORS
+
+
+def require_manager(principal: Principal, role: Role | str, loc: tuple[str | int, ...]) -> None:
+    """Raise Forbidden unless the caller may manage users with this role."""
+    if not may_manage(principal, role):
+        raise Forbidden.one(
+            loc,
+            "supervisors manage caseworkers; other roles need an admin",
+            "user.manage_forbidden",
+        )
 
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")

@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tracker.api.deps import AdminDep, CallerDep, IdPath, Limit, Offset, SessionDep, SupervisorDep
+from tracker.api.deps import CallerDep, IdPath, Limit, Offset, SessionDep, SupervisorDep
 from tracker.api.pages import Page, page_of
 from tracker.errors import NotFound
 from tracker.organisations.models import ApiKey, Role, User
@@ -17,6 +17,7 @@ from tracker.organisations.service import (
     new_key,
     page_keys,
     page_users,
+    require_manager,
     revoke_key,
 )
 from tracker.text import OneLine
@@ -98,8 +99,10 @@ def list_(
 
 
 @router.post("/users", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
-def create(data: UserCreate, session: SessionDep, principal: AdminDep) -> UserCreated:
-    """Add a user; the answer carries their API key once."""
+def create(data: UserCreate, session: SessionDep, principal: SupervisorDep) -> UserCreated:
+    """Add a user; the answer carries their API key once. Supervisors add caseworkers; an
+    admin adds any role."""
+    require_manager(principal, data.role, ("body", "role"))
     user, key = create_user(
         session=session,
         organisation_id=principal.organisation_id,
@@ -118,9 +121,11 @@ def read(user_id: IdPath, session: SessionDep, principal: SupervisorDep) -> User
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserPublic)
-def deactivate(user_id: IdPath, session: SessionDep, principal: AdminDep) -> UserPublic:
-    """Deactivate a user: every key of theirs is revoked and stops at once; audited."""
+def deactivate(user_id: IdPath, session: SessionDep, principal: SupervisorDep) -> UserPublic:
+    """Deactivate a user: every key of theirs is revoked and stops at once, every console
+    session ends; audited. Supervisors deactivate caseworkers; an admin, any role."""
     user = _user_or_404(session, principal.organisation_id, user_id)
+    require_manager(principal, user.role, ("path", "user_id"))
     deactivate_user(
         session=session, user=user, actor=principal.actor, actor_user_id=principal.user_id
     )
@@ -132,12 +137,13 @@ def deactivate(user_id: IdPath, session: SessionDep, principal: AdminDep) -> Use
 def list_keys(
     user_id: IdPath,
     session: SessionDep,
-    principal: AdminDep,
+    principal: SupervisorDep,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[KeyPublic]:
     """A user's API keys, revoked ones included (never the key or its hash)."""
-    _user_or_404(session, principal.organisation_id, user_id)
+    user = _user_or_404(session, principal.organisation_id, user_id)
+    require_manager(principal, user.role, ("path", "user_id"))
     keys, total = page_keys(session=session, user_id=user_id, limit=limit, offset=offset)
     return page_of([_key_public(key) for key in keys], total=total, limit=limit, offset=offset)
 
@@ -145,16 +151,19 @@ def list_keys(
 @router.post(
     "/users/{user_id}/keys", response_model=KeyCreated, status_code=status.HTTP_201_CREATED
 )
-def create_key(user_id: IdPath, session: SessionDep, principal: AdminDep) -> KeyCreated:
+def create_key(user_id: IdPath, session: SessionDep, principal: SupervisorDep) -> KeyCreated:
     """Issue another key to a user, shown once; their older keys keep working until revoked."""
     user = _user_or_404(session, principal.organisation_id, user_id)
+    require_manager(principal, user.role, ("path", "user_id"))
     api_key, key = new_key(session=session, user=user, actor=principal.actor)
     session.commit()
     return KeyCreated(**_key_public(api_key).model_dump(), api_key=key)
 
 
 @router.post("/users/{user_id}/keys/{key_id}/revoke", response_model=KeyPublic)
-def revoke(user_id: IdPath, key_id: IdPath, session: SessionDep, principal: AdminDep) -> KeyPublic:
+def revoke(
+    user_id: IdPath, key_id: IdPath, session: SessionDep, principal: SupervisorDep
+) -> KeyPublic:
     """Revoke one key of a user; it stops at once. Audited."""
     found = get_key(
         session=session, key_id=key_id, organisation_id=principal.organisation_id, user_id=user_id
@@ -162,6 +171,7 @@ def revoke(user_id: IdPath, key_id: IdPath, session: SessionDep, principal: Admi
     if found is None:
         raise NotFound.one(("path", "key_id"), "API key not found", "api_key.not_found")
     api_key, user = found
+    require_manager(principal, user.role, ("path", "user_id"))
     revoke_key(
         session=session,
         api_key=api_key,

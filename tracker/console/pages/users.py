@@ -1,9 +1,9 @@
-"""The organisation's users: supervisors read the list, admins add, deactivate and re-key.
+"""The organisation's users: supervisors and admins list them and manage the ones they may.
 
-The rules are the API's (tracker/organisations/views.py): supervisors and admins list users;
-only admins create users, deactivate them and issue keys. A new password or API key is shown
-once, on the answer to the POST itself (never in a URL or after a redirect), and the page is
-not kept by the browser (``render`` sets ``Cache-Control: no-store``).
+The rules are the API's (tracker/organisations/views.py, ``may_manage``): a supervisor adds,
+deactivates, re-keys and resets caseworkers; an admin, every role. A new password or API key
+is shown once, on the answer to the POST itself (never in a URL or after a redirect), and the
+page is not kept by the browser (``render`` sets ``Cache-Control: no-store``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from tracker.api.deps import IdPath, Offset, SessionDep
 from tracker.console.app import redirect
-from tracker.console.context import AdminConsoleDep, Console, SupervisorConsoleDep, check_csrf
+from tracker.console.context import Console, SupervisorConsoleDep, check_csrf
 from tracker.console.i18n import N_, translations
 from tracker.console.render import render
 from tracker.errors import Conflict, DomainError, NotFound
@@ -27,9 +27,11 @@ from tracker.organisations.service import (
     get_user,
     give_console_access,
     login_from_name,
+    may_manage,
     new_key,
     page_keys,
     page_users,
+    require_manager,
     reset_password,
 )
 from tracker.organisations.views import UserCreate
@@ -88,7 +90,7 @@ def _list_page(
             "total": total,
             "offset": offset,
             "limit": PAGE_SIZE,
-            "roles": [role.value for role in Role],
+            "roles": [role.value for role in Role if may_manage(console.principal, role)],
             "console_roles": [role.value for role in CONSOLE_ROLES],
             "form": form or {"display_name": "", "login": "", "role": Role.CASEWORKER.value},
             "errors": errors or {},
@@ -109,7 +111,7 @@ def users(
 @router.get("/users/login-suggestion")
 def login_suggestion(
     request: Request,
-    console: AdminConsoleDep,
+    console: SupervisorConsoleDep,
     display_name: Annotated[str, Query(max_length=200)] = "",
     login: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
@@ -150,7 +152,7 @@ def _create_problems(
 def create(
     request: Request,
     session: SessionDep,
-    console: AdminConsoleDep,
+    console: SupervisorConsoleDep,
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=16)] = "",
     login: Annotated[str, Form(max_length=64)] = "",
@@ -160,6 +162,7 @@ def create(
     errors, data = _create_problems(console, display_name, role, login)
     if data is None or errors:
         return _list_page(request, session, console, form=form, errors=errors, status_code=400)
+    require_manager(console.principal, data.role, ("body", "role"))
     try:
         user, key = create_user(
             session=session,
@@ -236,8 +239,9 @@ def _user_page(
         "refusal": refusal,
         "errors": errors or {},
         "keys": [],
+        "can_manage": may_manage(console.principal, user.role),
     }
-    if console.is_admin:  # the API lists keys to admins only
+    if context["can_manage"]:  # the API lists keys to whoever manages the user
         assert user.id is not None
         context["keys"], _ = page_keys(session=session, user_id=user.id, limit=200, offset=0)
     return render(request, "users/detail.html", context, console=console, status_code=status_code)
@@ -260,11 +264,12 @@ def deactivate(
     user_id: IdPath,
     request: Request,
     session: SessionDep,
-    console: AdminConsoleDep,
+    console: SupervisorConsoleDep,
     confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """Deactivate a user once confirmed: their keys stop and their sessions end at once."""
     user = _user(session, console, user_id)
+    require_manager(console.principal, user.role, ("path", "user_id"))
     if confirm != "yes":
         gettext = translations(console.language).gettext
         errors = {"confirm": gettext(N_("Tick the box to confirm."))}
@@ -288,10 +293,11 @@ def deactivate(
 
 @router.post("/users/{user_id}/keys", dependencies=[CsrfChecked])
 def issue_key(
-    user_id: IdPath, request: Request, session: SessionDep, console: AdminConsoleDep
+    user_id: IdPath, request: Request, session: SessionDep, console: SupervisorConsoleDep
 ) -> Response:
     """Issue another API key (201, shown once); the user's older keys keep working."""
     user = _user(session, console, user_id)
+    require_manager(console.principal, user.role, ("path", "user_id"))
     try:
         _, key = new_key(session=session, user=user, actor=console.principal.actor)
     except Conflict as error:
@@ -308,11 +314,12 @@ def one_time_password(
     user_id: IdPath,
     request: Request,
     session: SessionDep,
-    console: AdminConsoleDep,
+    console: SupervisorConsoleDep,
     login: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """A new one-time password (shown once); the user's console sessions end at once."""
     user = _user(session, console, user_id)
+    require_manager(console.principal, user.role, ("path", "user_id"))
     try:
         password = reset_password(
             session=session, user=user, actor=console.principal.actor, login=login.strip() or None
