@@ -17,6 +17,11 @@ PAGES = (
     "notifications",
     "users",
     "settings",
+    "evidence",
+    "audit",
+    "exports",
+    "status_links",
+    "withdrawal",
 )
 
 

@@ -15,6 +15,7 @@ from tracker.cases.schemas import CaseUpdate
 from tracker.cases.service import contact_of, require_case, update_case
 from tracker.console.app import redirect
 from tracker.console.context import Console, ConsoleDep, SupervisorConsoleDep, check_csrf
+from tracker.console.pages.case_sections import section_contexts
 from tracker.console.pages.case_words import Phrases, assignees_for, report_rows
 from tracker.console.render import render
 from tracker.console.words import PAUSE_REASONS
@@ -112,6 +113,7 @@ def _case_page(
             "created": None,
             "filed": None,
             "assign_error": None,
+            "sections": section_contexts(session, console, case),
             **notices,
         },
         console=console,
