@@ -189,3 +189,26 @@ class Adapter(abc.ABC):
     def classify(self, page: FetchedPage) -> Verdict | None:
         """Platform-specific verdict for a fetched page, or None to use the generic rules."""
         return None
+
+
+# --- optional abilities ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalRequest:
+    """Tell a channel that an earlier report is withdrawn: the affected person no longer wants
+    us to act. Carries no URL and no identity, only the references of the original filing."""
+
+    idempotency_key: str  # the original filing's
+    external_ref: str | None
+    organisation_name: str
+    organisation_email: str
+    channel_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Withdrawable(abc.ABC):
+    """A channel that can be told a report is withdrawn (e-mail can; most web forms cannot)."""
+
+    @abc.abstractmethod
+    def withdraw(self, request: WithdrawalRequest) -> None:
+        """Send the withdrawal; raises an ``AdapterError`` like ``file``."""

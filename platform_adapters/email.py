@@ -35,6 +35,8 @@ from platform_adapters.base import (
     MissingCredentialsError,
     PermanentError,
     TransientError,
+    Withdrawable,
+    WithdrawalRequest,
 )
 from platform_adapters.notices import UnknownNoticeTemplate, notice_reference, render_notice
 
@@ -58,8 +60,9 @@ class EmailConfig(AdapterConfig):
     from_address: str
 
 
-class EmailAdapter(Adapter):
-    """Files a report as one plain-text e-mail notice to the channel's abuse address."""
+class EmailAdapter(Adapter, Withdrawable):
+    """Files a report as one plain-text e-mail notice to the channel's abuse address; can tell
+    the same address that a report is withdrawn."""
 
     slug: ClassVar[str] = "email"
     channel_kind: ClassVar[ChannelKind] = ChannelKind.EMAIL
@@ -126,6 +129,40 @@ class EmailAdapter(Adapter):
         )
         message.set_content(notice.body)
         return message
+
+    def withdraw(self, request: WithdrawalRequest) -> None:
+        """Tell the channel's address that our earlier notice is withdrawn (a reply to it)."""
+        address = request.channel_params.get("address")
+        if not isinstance(address, str) or not address.strip():
+            raise PermanentError("no abuse address for this channel")
+        reference = message_reference(request.idempotency_key)
+        message = EmailMessage()
+        try:
+            message["From"] = self.config.from_address
+            message["To"] = address.strip()
+            message["Reply-To"] = request.organisation_email
+            message["Subject"] = f"Withdrawn: our removal request (reference {reference})"
+        except ValueError as error:
+            raise PermanentError(f"cannot build the withdrawal: {error}") from error
+        message["Date"] = format_datetime(datetime.now(UTC))
+        original = f"<{reference}@{MESSAGE_ID_DOMAIN}>"
+        message["Message-ID"] = f"<{reference}.withdrawn@{MESSAGE_ID_DOMAIN}>"
+        message["In-Reply-To"] = original
+        message["References"] = original
+        message.set_content(
+            f"To the abuse / grievance team,\n\n"
+            f"The affected person has withdrawn their consent for {request.organisation_name} "
+            f"to act for them. Please treat our removal request with reference {reference} as "
+            f"withdrawn by us, and take no further action on it because of our request.\n\n"
+            f"This does not ask you to restore anything you removed; your own policies apply.\n\n"
+            f"Reference: {reference}\n\n{request.organisation_name}\n"
+            f"{request.organisation_email}\n"
+        )
+        try:
+            self._send(message)
+        except AdapterError as error:
+            logger.warning("withdrawal %s failed (%s): %s", reference, error.kind, error.message)
+            raise
 
     def language_for(self, request: FilingRequest) -> str:
         """The notice language: the channel's ``language`` parameter, else English."""

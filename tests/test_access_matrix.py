@@ -12,6 +12,7 @@ new endpoint with an id fails this test until it is added to the table below.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tracker.alerts.service import raise_alert
 from tracker.filings.models import Filing, FilingStatus
 from tracker.notifications.models import Notification, NotificationKind
 from tracker.organisations.models import Role
+from tracker.settings import get_settings
 from workers import jobs
 
 LEAKED_HOST = "leaked-host.example"
@@ -40,6 +42,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/users"): {"display_name": "Test new", "role": "caseworker"},
     ("PUT", "/api/v1/me/notifications"): {"notification_email": "desk@other.example"},
     ("PUT", "/api/v1/organisation/webhook"): {"url": None},
+    ("POST", "/api/v1/cases/{case_id}/status-links"): {"language": "en", "show_platforms": True},
+    ("POST", "/api/v1/cases/{case_id}/withdraw"): {"confirm": True},
     ("PUT", "/api/v1/channel-credentials/{adapter}"): {
         "values": {
             "client_id": "other",
@@ -51,7 +55,16 @@ BODIES: dict[tuple[str, str], Any] = {
 }
 # Path parameters that name an organisation's object, and ones that name shared reference data
 # (the channel directory; an adapter, whose credentials are always the caller's own).
-OBJECT_PARAMS = {"case_id", "report_id", "filing_id", "user_id", "key_id", "alert_id"}
+OBJECT_PARAMS = {
+    "case_id",
+    "report_id",
+    "filing_id",
+    "user_id",
+    "key_id",
+    "alert_id",
+    "evidence_id",
+    "status_link_id",
+}
 NAME_PARAMS = {"platform": "x", "adapter": "reddit"}
 
 
@@ -111,6 +124,18 @@ class World:
         new_key = client.post(f"/api/v1/users/{self.people.ids['bob']}/keys", headers=auth("admin"))
         assert new_key.status_code == 201, new_key.text
         self.key_id = new_key.json()["id"]
+        evidence = client.post(
+            f"/api/v1/cases/{self.case_id}/evidence",
+            files={"file": ("note.txt", b"Fake evidence note\n", "text/plain")},
+            headers=auth("alice"),
+        )
+        assert evidence.status_code == 201, evidence.text
+        self.evidence_id = evidence.json()["id"]
+        link = client.post(
+            f"/api/v1/cases/{self.case_id}/status-links", json={}, headers=auth("alice")
+        )
+        assert link.status_code == 201, link.text
+        self.status_link_id = link.json()["id"]
 
     def people_organisation(self, session: Any, who: str) -> int:
         from tracker.organisations.models import User
@@ -126,6 +151,8 @@ class World:
             "user_id": self.people.ids["bob"],
             "key_id": self.key_id,
             "alert_id": self.alert_ids[0],
+            "evidence_id": self.evidence_id,
+            "status_link_id": self.status_link_id,
             **NAME_PARAMS,
         }
 
@@ -140,6 +167,9 @@ class World:
         ).json()["items"]
         alerts = client.get("/api/v1/alerts", headers=auth("admin")).json()["items"]
         credentials = client.get("/api/v1/channel-credentials?limit=200", headers=auth("admin"))
+        links = client.get(
+            f"/api/v1/cases/{self.case_id}/status-links", headers=auth("alice")
+        ).json()["items"]
         return {
             "case": {key: case[key] for key in ("label", "status", "report_count")},
             "report": (report["state"], report["next_check_at"], report["pause_reason"]),
@@ -147,6 +177,7 @@ class World:
             "users": [(user["id"], user["is_active"]) for user in users],
             "keys": [(key["id"], key["revoked_at"]) for key in keys],
             "alerts": [(alert["id"], alert.get("acknowledged_at")) for alert in alerts],
+            "status_links": [(link["id"], link["revoked_at"]) for link in links],
             "reddit": next(
                 item["stored_fields"]
                 for item in credentials.json()["items"]
@@ -180,8 +211,12 @@ def _call(client: Any, method: str, path: str, values: dict[str, Any], who: str,
 
 
 @pytest.fixture
-def world(client: Any, db: Any) -> World:
-    return World(client, db)
+def world(client: Any, db: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path))  # evidence files go to a fresh folder
+    get_settings.cache_clear()
+    yield World(client, db)
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 def test_the_matrix_covers_every_operation(client, world):
@@ -232,7 +267,14 @@ def test_aggregate_keys_receive_no_host_url_or_case(client, world, reader):
         counts = client.get("/api/v1/alerts/counts", headers=world.people.auth(reader)).json()
         assert counts["total"] == 2
     # Case data is refused outright, not filtered to nothing.
-    for path in ("/api/v1/cases", "/api/v1/reports", "/api/v1/alerts", "/api/v1/filings"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/reports",
+        "/api/v1/alerts",
+        "/api/v1/filings",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+    ):
         assert client.get(path, headers=world.people.auth(reader)).status_code == 403, path
 
 
@@ -243,6 +285,8 @@ def test_alices_own_readers_do_see_it(client, world):
         assert client.get(f"/api/v1/cases/{world.case_id}", headers=auth(who)).status_code == 200
         report = client.get(f"/api/v1/reports/{world.report_ids[0]}", headers=auth(who))
         assert report.status_code == 200 and "x.com/fakeuser" in report.text
+        bundle = client.get(f"/api/v1/cases/{world.case_id}/export", headers=auth(who))
+        assert bundle.status_code == 200 and bundle.content[:2] == b"PK", who
         alerts = client.get("/api/v1/alerts", headers=auth(who)).json()
         assert {alert["id"] for alert in alerts["items"]} == set(world.alert_ids), who
     filings = client.get("/api/v1/filings", headers=auth("alice")).json()

@@ -44,6 +44,7 @@ STUBS = {
 for package in "$@"; do
   case "$package" in
     chromium) cp "$STUB_STATE/later/chromium" "$STUB_BIN/";;
+    poppler-utils) cp "$STUB_STATE/later/pdftoppm" "$STUB_BIN/";;
     postgresql) cp "$STUB_STATE/later/pg_ctlcluster" "$STUB_STATE/later/pg_isready" "$STUB_BIN/";;
     postgresql-client) cp "$STUB_STATE/later/psql" "$STUB_BIN/";;
     redis-server) ln -s "$REAL_REDIS_SERVER" "$STUB_BIN/redis-server";;
@@ -52,6 +53,7 @@ done""",
 }
 LATER = {
     "chromium": 'echo "chromium $*" >> "$STUB_STATE/calls"',
+    "pdftoppm": 'echo "pdftoppm $*" >> "$STUB_STATE/calls"',
     "pg_ctlcluster": 'echo "pg_ctlcluster $*" >> "$STUB_STATE/calls"; touch "$STUB_STATE/pg-up"',
     "pg_isready": '[ -e "$STUB_STATE/pg-up" ]',
     "psql": """echo "psql $*" >> "$STUB_STATE/calls"
@@ -110,8 +112,9 @@ class FreshMachine:
         )
 
     def with_chromium(self) -> None:
-        """Chromium is installed already (where the stand-in apt-get puts it)."""
+        """The system packages (chromium, poppler-utils' pdftoppm) are installed already."""
         shutil.copy(self.state / "later" / "chromium", self.bin / "chromium")
+        shutil.copy(self.state / "later" / "pdftoppm", self.bin / "pdftoppm")
 
     def calls(self) -> list[str]:
         path = self.state / "calls"
@@ -150,12 +153,13 @@ def test_services_installs_and_starts_what_a_fresh_machine_lacks(machine: FreshM
     done = machine.run()
     assert done.returncode == 0, done.stdout + done.stderr
     calls = machine.calls()
-    # The system packages come first: Debian's chromium, for the console's browser tests.
+    # The system packages come first: Debian's chromium, for the console's browser tests, and
+    # poppler-utils, whose pdftoppm renders the police bundle's PDF in the export tests.
     assert calls[:2] == [
         "apt-get update -qq",
-        "apt-get install -y -qq --no-install-recommends chromium",
+        "apt-get install -y -qq --no-install-recommends chromium poppler-utils",
     ]
-    assert (machine.bin / "chromium").exists()
+    assert (machine.bin / "chromium").exists() and (machine.bin / "pdftoppm").exists()
     calls = calls[2:]
     assert calls[:2] == [
         "apt-get update -qq",
@@ -202,8 +206,8 @@ def test_services_without_root_fails_in_one_line(machine: FreshMachine) -> None:
     done = machine.run(STUB_UID="1000")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        "scripts/services: missing chromium: install them (as root: "
-        "apt-get install -y chromium) or run this as root"
+        "scripts/services: missing chromium poppler-utils: install them (as root: "
+        "apt-get install -y chromium poppler-utils) or run this as root"
     ]
     assert machine.calls() == []
     machine.with_chromium()
@@ -220,7 +224,9 @@ def test_services_fails_in_one_line_when_apt_get_cannot_install(machine: FreshMa
     (machine.state / "apt-fails").touch()
     done = machine.run()
     assert done.returncode == 1
-    assert done.stderr.splitlines() == ["scripts/services: apt-get could not install chromium"]
+    assert done.stderr.splitlines() == [
+        "scripts/services: apt-get could not install chromium poppler-utils"
+    ]
     machine.with_chromium()
     done = machine.run()
     assert done.returncode == 1

@@ -1,4 +1,5 @@
-"""The `tracker` command: serve, worker, scheduler, db upgrade, users, keys generate."""
+"""The `tracker` command: serve, worker, scheduler, db upgrade, users, keys generate,
+audit verify."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ app = typer.Typer(help="Takedown-request tracker.", no_args_is_help=True, add_co
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Organisation users and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 def _configure_logging() -> None:
@@ -381,6 +384,25 @@ def users_revoke_key(key_id: Annotated[int, typer.Argument(help="The key's id")]
     except DomainError as error:
         raise _fail(str(error)) from None
     typer.echo(f"key {key_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 naming the first broken link if it is broken."""
+    from tracker.audit.chain import verify_chain
+    from tracker.runtime import database
+
+    with database().session() as session:
+        report = verify_chain(session=session)
+    if report.intact:
+        typer.echo(f"audit chain intact: {report.checked} events")
+        return
+    event = "(missing)" if report.broken_id is None else report.broken_id
+    typer.echo(
+        f"audit chain broken at event {event} (sequence {report.broken_sequence}): "
+        f"{report.reason}"
+    )
+    raise typer.Exit(code=1)
 
 
 @keys_app.command("generate")

@@ -25,6 +25,7 @@ class JobKind(enum.StrEnum):
     RECHECK = "recheck_batch"
     ESCALATE = "escalate_report"
     DELIVER = "deliver_notification"
+    WITHDRAW = "send_withdrawal"
 
 
 Dispatcher = Callable[[JobKind, tuple[Any, ...]], None]

@@ -1,23 +1,29 @@
 """Every table model, imported in one place for Alembic and for metadata creation."""
 
 from tracker.alerts.models import Alert
-from tracker.audit.models import AuditEvent
+from tracker.audit.models import AuditChainHead, AuditEvent
+from tracker.cases.keys import CaseKey
 from tracker.cases.models import Case
 from tracker.channels.models import ChannelCredential
 from tracker.checks.models import Check
+from tracker.evidence.models import Evidence
 from tracker.filings.models import Filing, FilingAttempt
 from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.models import ApiKey, Organisation, User
 from tracker.policies.models import PolicyVersion
 from tracker.reports.models import Report, ReportTransition
+from tracker.status_links.models import StatusLink
 
 __all__ = [
     "Alert",
     "ApiKey",
+    "AuditChainHead",
     "AuditEvent",
     "Case",
+    "CaseKey",
     "ChannelCredential",
     "Check",
+    "Evidence",
     "Filing",
     "FilingAttempt",
     "Notification",
@@ -26,5 +32,6 @@ __all__ = [
     "PolicyVersion",
     "Report",
     "ReportTransition",
+    "StatusLink",
     "User",
 ]

@@ -137,6 +137,22 @@ class Settings(BaseSettings):
     # "text" for people, "json" for log collectors: one object per line with request/job ids.
     log_format: Literal["text", "json"] = "text"
 
+    # --- retention (tracker/evidence/retention.py) ---
+    # Evidence of a case is purged this many days after the case closes (audited); None keeps
+    # it until the case is withdrawn. A reopened case stops the count.
+    evidence_retention_days: int | None = Field(default=365, ge=0)
+
+    # --- evidence (tracker/evidence): where uploads and captures are stored, sealed ---
+    # "disk" keeps them under DATA_DIR/evidence (0700, files 0600); "s3" in an S3-compatible
+    # bucket. Either way each file is encrypted with its case's key before it is written.
+    evidence_store: Literal["disk", "s3"] = "disk"
+    evidence_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    evidence_s3_endpoint: str | None = None
+    evidence_s3_bucket: str | None = None
+    evidence_s3_access_key: str | None = None
+    evidence_s3_secret_key: SecretStr | None = None
+    evidence_s3_region: str = "us-east-1"
+
     # --- the console (tracker/console) ---
     # A console session ends after this long without a request, and after the absolute limit
     # whatever happens; a helpline's shift is the natural unit.

@@ -16,6 +16,7 @@ QUEUES = {
     JobKind.RECHECK: "rechecks",
     JobKind.ESCALATE: "escalation",
     JobKind.DELIVER: "notifications",
+    JobKind.WITHDRAW: "filing",
 }
 
 

@@ -214,6 +214,7 @@ def _record(session, outcome: CheckOutcome):  # type: ignore[no-untyped-def]
         fingerprint=outcome.fingerprint,
         latency_ms=outcome.latency_ms,
         error=outcome.error,
+        headers=outcome.headers,
     )
 
 
@@ -249,10 +250,43 @@ def deliver_notification(delivery_id: int, *, db: Database | None = None) -> str
     return "delivered" if result.ok else "failed"
 
 
+def send_withdrawal(filing_id: int, *, db: Database | None = None) -> str:
+    """Send one held withdrawal notice through its channel; returns what happened."""
+    from platform_adapters.base import PermanentError, Withdrawable
+    from tracker.filings.withdrawals import record_withdrawal, withdrawal_request
+
+    db = db or database()
+    with db.session() as session:
+        claim = withdrawal_request(session=session, filing_id=filing_id)
+        if claim is None:
+            return "skipped"
+        stored = stored_values(
+            session=session, organisation_id=claim.organisation_id, adapter=claim.adapter
+        )
+    sent, retryable = False, True
+    try:
+        adapter = build_adapter(claim.adapter, get_settings(), stored)
+        if not isinstance(adapter, Withdrawable):
+            raise PermanentError(f"{claim.adapter} cannot take a withdrawal")
+        adapter.withdraw(claim.request)
+        sent = True
+    except AdapterError as error:
+        logger.warning("withdrawal %s on %s failed (%s)", filing_id, claim.adapter, error.kind)
+        retryable = isinstance(error, TransientError)
+    except ValidationError:
+        logger.warning("withdrawal %s: stored config for %s is invalid", filing_id, claim.adapter)
+        retryable = False
+    with db.transaction() as session:
+        return record_withdrawal(
+            session=session, filing_id=filing_id, sent=sent, retryable=retryable
+        )
+
+
 JOBS: dict[str, Callable[..., object]] = {
     "file_filing": file_filing,
     "poll_filing": poll_filing,
     "recheck_batch": recheck_batch,
     "escalate_report": escalate_report,
     "deliver_notification": deliver_notification,
+    "send_withdrawal": send_withdrawal,
 }

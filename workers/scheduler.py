@@ -123,6 +123,23 @@ def sweep_deliveries(db: Database, settings: Settings) -> int:
     return _claim_and_send(db, claim_due_deliveries, JobKind.DELIVER, settings)
 
 
+def sweep_withdrawals(db: Database, settings: Settings) -> int:
+    """Send the withdrawal notices that are due (new, retrying, or orphaned)."""
+    from tracker.filings.withdrawals import claim_due_withdrawals
+
+    return _claim_and_send(db, claim_due_withdrawals, JobKind.WITHDRAW, settings)
+
+
+def sweep_retention(db: Database, settings: Settings) -> int:
+    """Purge the evidence of cases closed longer than the retention period (audited)."""
+    from tracker.evidence.retention import purge_expired_evidence
+
+    if settings.evidence_retention_days is None:
+        return 0
+    with db.transaction() as session:
+        return purge_expired_evidence(session=session, days=settings.evidence_retention_days)
+
+
 def watchdog(db: Database, settings: Settings) -> int:
     """Raise or resolve alerts for a stalled checker, failing channels, unreachable hosts."""
     with db.transaction() as session:
@@ -153,6 +170,8 @@ SWEEPS: dict[str, Callable[[Database, Settings], int]] = {
     "sweep_reminders": sweep_reminders,
     "sweep_parallel": sweep_parallel,
     "sweep_deliveries": sweep_deliveries,
+    "sweep_withdrawals": sweep_withdrawals,
+    "sweep_retention": sweep_retention,
     "watchdog": watchdog,
 }
 

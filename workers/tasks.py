@@ -32,3 +32,9 @@ def escalate_report(report_id: int) -> bool:
 def deliver_notification(delivery_id: int) -> str:
     """Send one notification delivery."""
     return jobs.deliver_notification(delivery_id)
+
+
+@app.task(name="tracker.send_withdrawal")
+def send_withdrawal(filing_id: int) -> str:
+    """Tell one channel that a report is withdrawn."""
+    return jobs.send_withdrawal(filing_id)

@@ -22,8 +22,13 @@ DESKTOP = {"width": 1280, "height": 900}
 FRAGMENTS = {"/cases/{case_id}/reports", "/users/login-suggestion", "/favicon.ico"}
 #: GET routes that only send the browser elsewhere (the contact details open by POST only).
 REDIRECTS = {"/cases/{case_id}/contact"}
+#: GET routes that answer a file, not a page (an evidence download).
+DOWNLOADS = {"/evidence/{evidence_id}/download"}
 #: Pages checked by the sign-in flow at the start of the test.
 SIGN_IN_PAGES = {"/sign-in", "/sign-in/second-factor", "/account/password", "/account/two-factor"}
+#: Public pages for people without an account, checked by their own browser tests
+#: (the victim's status page: tests/console/test_status_page_browser.py).
+PUBLIC_PAGES = {"/status/{token}"}
 
 
 def _console_get_routes() -> set[str]:
@@ -110,8 +115,13 @@ def test_every_page_has_no_serious_accessibility_violation_on_desktop_and_phone(
         "/users/{user_id}": f"/users/{user_id}",
         "/settings": "/settings",
         "/settings/channels/{adapter}": "/settings/channels/sandbox",
+        "/audit": "/audit",
+        "/cases/{case_id}/evidence": f"/cases/{case_id}/evidence",
     }
-    assert set(pages) | FRAGMENTS | REDIRECTS | SIGN_IN_PAGES == _console_get_routes()
+    assert (
+        set(pages) | FRAGMENTS | REDIRECTS | DOWNLOADS | SIGN_IN_PAGES | PUBLIC_PAGES
+        == _console_get_routes()
+    )
     for path in pages.values():
         _check(page, path)
     # Pages that answer a form: the intake preview, the revealed contact details, the 404 page.

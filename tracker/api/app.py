@@ -10,16 +10,22 @@ from tracker.api.errors import install_error_handlers
 from tracker.api.health import router as health_router
 from tracker.api.input_guard import screen_input
 from tracker.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from tracker.audit.views import router as audit_router
 from tracker.cases.views import router as cases_router
+from tracker.cases.withdrawal_views import router as withdrawal_router
 from tracker.channels.views import router as channels_router
 from tracker.console.app import install_console
 from tracker.db import Database
+from tracker.evidence.views import router as evidence_router
+from tracker.evidence.views import upload_limits as evidence_upload_limits
+from tracker.exports.views import router as exports_router
 from tracker.filings.views import router as filings_router
 from tracker.notifications.views import router as notifications_router
 from tracker.organisations.views import router as users_router
 from tracker.policies.views import router as policies_router
 from tracker.reports.views import router as reports_router
 from tracker.settings import get_settings
+from tracker.status_links.views import router as status_links_router
 
 DESCRIPTION = """
 Tracks takedown requests for non-consensual intimate imagery: cases, the leaked URLs in them
@@ -29,7 +35,8 @@ legal clock. Authenticate with `Authorization: Bearer <API key>`. Every error ha
 `{"items": [...], "total": n, "limit": n, "offset": n}`.
 """
 
-#: Paths that take uploads and their own body limits (none yet; evidence uploads will).
+#: Paths that take uploads and their own body limits ("*": one path segment); evidence adds
+#: its upload paths from its size setting in ``create_app``.
 UPLOAD_LIMITS: dict[str, int] = {}
 
 
@@ -57,6 +64,11 @@ def create_app(database: Database) -> FastAPI:
         alerts_router,
         channels_router,
         notifications_router,
+        evidence_router,
+        audit_router,
+        status_links_router,
+        exports_router,
+        withdrawal_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -69,7 +81,7 @@ def create_app(database: Database) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.request_body_limit_bytes,
-        limits_by_prefix=UPLOAD_LIMITS,
+        limits_by_prefix={**UPLOAD_LIMITS, **evidence_upload_limits(settings)},
     )
     app.add_middleware(RequestIdMiddleware)
     return app

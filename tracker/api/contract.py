@@ -132,9 +132,11 @@ def error_statuses(operation: Operation, method: str) -> list[int]:
         roles = _allowed_roles(operation.dependant)
         if roles is not None and roles != set(Role):
             statuses.add(403)
-    if operation.dependant.path_params:
+    # A path parameter may be read in a sub-dependency (a check before a form is parsed).
+    has_path_params = bool(operation.dependant.path_params) or "{" in operation.path
+    if has_path_params:
         statuses.add(404)
-    if operation.dependant.path_params or operation.dependant.query_params:
+    if has_path_params or operation.dependant.query_params:
         statuses.add(422)
     if method in WRITE_METHODS:
         statuses.add(409)

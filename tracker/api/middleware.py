@@ -6,6 +6,7 @@ Both are pure ASGI (no BaseHTTPMiddleware): they wrap ``receive``/``send`` and n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,10 +94,15 @@ class BodyLimitMiddleware:
         self.app = app
         self.default_limit = default_limit
         self.limits_by_prefix = dict(limits_by_prefix or {})
+        # A "*" in a prefix stands for one path segment (an id): "/api/v1/cases/*/evidence".
+        self._patterns = {
+            prefix: re.compile("[^/]+".join(re.escape(part) for part in prefix.split("*")))
+            for prefix in self.limits_by_prefix
+        }
 
     def limit_for(self, path: str) -> int:
         """The body limit of a path: the longest matching upload prefix, else the default."""
-        matches = [prefix for prefix in self.limits_by_prefix if path.startswith(prefix)]
+        matches = [prefix for prefix, pattern in self._patterns.items() if pattern.match(path)]
         return self.limits_by_prefix[max(matches, key=len)] if matches else self.default_limit
 
     async def _refuse(self, send: Send, limit: int) -> None:

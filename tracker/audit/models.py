@@ -1,4 +1,10 @@
-"""Audit events: who did what to which object, when. Append-only; never holds victim identity."""
+"""Audit events: who did what to which object, when. Append-only and hash-chained; never holds
+victim identity.
+
+Every event is one link of a single chain over the whole table (not one per organisation): one
+chain is one thing to verify, and a deleted or reordered event anywhere breaks it. Listing is
+per organisation; verifying the whole chain is an admin's and operator's check.
+"""
 
 from datetime import datetime
 from typing import Any
@@ -7,6 +13,9 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from tracker.db import UTCDateTime, utcnow
+
+#: The previous hash of the first link.
+GENESIS_HASH = "0" * 64
 
 
 class AuditEvent(SQLModel, table=True):
@@ -20,3 +29,18 @@ class AuditEvent(SQLModel, table=True):
     object_id: int | None = None
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # The chain: 1, 2, 3... without gaps; ``hash`` covers this link and ``prev_hash``.
+    sequence: int = Field(unique=True)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The chain's last link (one row, id 1): the tail to append to, and the row whose update
+    serialises appends on SQLite."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_sequence: int = 0
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64)

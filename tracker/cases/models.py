@@ -27,6 +27,8 @@ class Case(SQLModel, table=True):
     authority_to_act: bool = False
     consent_to_share_identity: bool = False
     minor_involved: bool = False
+    # Whether the bundle for police, NCRP and court may be exported (tracker/exports).
+    exports_allowed: bool = True
     contact_name: str | None = Field(default=None, sa_type=EncryptedText)
     contact_email: str | None = Field(default=None, sa_type=EncryptedText)
     contact_phone: str | None = Field(default=None, sa_type=EncryptedText)
@@ -34,3 +36,7 @@ class Case(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the case was last closed (evidence retention counts from it); None while open.
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the person withdrew consent: everything identifying was erased then.
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -63,6 +63,11 @@ class CaseUpdate(BaseModel):
     authority_to_act: bool = None  # type: ignore[assignment]
     consent_to_share_identity: bool = None  # type: ignore[assignment]
     minor_involved: bool = None  # type: ignore[assignment]
+    exports_allowed: bool = Field(  # type: ignore[assignment]
+        default=None,
+        description="Whether the case's bundle may be exported. Anyone who may change the case "
+        "may turn it off; only a supervisor or admin may turn it back on.",
+    )
     contact: ContactDetails | None = None
     notes: str | None = Field(default=None, max_length=5000)
 
@@ -73,6 +78,7 @@ class CasePublic(CaseBase):
     id: int
     status: CaseStatus
     assigned_to: int | None
+    exports_allowed: bool = True
     created_at: datetime
     updated_at: datetime
     report_count: int = 0

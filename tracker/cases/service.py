@@ -8,10 +8,11 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from tracker.audit.service import record
+from tracker.cases.keys import open_text, seal_text
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseCreate, CaseUpdate, ContactDetails
 from tracker.db import utcnow
-from tracker.errors import Forbidden, Invalid, NotFound, Problem
+from tracker.errors import Conflict, Forbidden, Invalid, NotFound, Problem
 from tracker.filings.models import Filing
 from tracker.ids import MAX_ROW_ID
 from tracker.organisations.models import Role, User
@@ -72,19 +73,34 @@ def _check_assignee(*, session: Session, principal: Principal, user_id: int) -> 
     return user_id
 
 
-def _apply_contact(case: Case, contact: ContactDetails | None) -> None:
-    case.contact_name = contact.name if contact else None
-    case.contact_email = str(contact.email) if contact and contact.email else None
-    case.contact_phone = contact.phone if contact else None
+def _apply_contact(session: Session, case: Case, contact: ContactDetails | None) -> None:
+    """Store contact details sealed with the case's key (inside the master-key column)."""
+    assert case.id is not None
+    email = str(contact.email) if contact and contact.email else None
+    for field, value in (
+        ("contact_name", contact.name if contact else None),
+        ("contact_email", email),
+        ("contact_phone", contact.phone if contact else None),
+    ):
+        setattr(case, field, seal_text(session=session, case_id=case.id, value=value))
 
 
-def contact_of(case: Case) -> ContactDetails | None:
-    """The decrypted contact details of a case, or None."""
-    if not (case.contact_name or case.contact_email or case.contact_phone):
-        return None
-    return ContactDetails(
-        name=case.contact_name, email=case.contact_email, phone=case.contact_phone
+def contact_of(*, session: Session, case: Case) -> ContactDetails | None:
+    """The decrypted contact details of a case, or None (also once its key is destroyed)."""
+    assert case.id is not None
+    name, email, phone = (
+        open_text(session=session, case_id=case.id, value=value)
+        for value in (case.contact_name, case.contact_email, case.contact_phone)
     )
+    if not (name or email or phone):
+        return None
+    return ContactDetails(name=name, email=email, phone=phone)
+
+
+def notes_of(*, session: Session, case: Case) -> str | None:
+    """The decrypted notes of a case, or None (also once its key is destroyed)."""
+    assert case.id is not None
+    return open_text(session=session, case_id=case.id, value=case.notes)
 
 
 def create_case(*, session: Session, principal: Principal, data: CaseCreate) -> Case:
@@ -102,10 +118,13 @@ def create_case(*, session: Session, principal: Principal, data: CaseCreate) -> 
         authority_to_act=data.authority_to_act,
         consent_to_share_identity=data.consent_to_share_identity,
         minor_involved=data.minor_involved,
-        notes=data.notes,
         created_by=principal.user_id,
     )
-    _apply_contact(case, data.contact)
+    session.add(case)
+    session.flush()  # the id first: the case's key belongs to it
+    assert case.id is not None
+    case.notes = seal_text(session=session, case_id=case.id, value=data.notes)
+    _apply_contact(session, case, data.contact)
     session.add(case)
     session.flush()
     record(
@@ -269,8 +288,17 @@ def update_case(
 ) -> tuple[Case, bool]:
     """Apply a partial update; also says whether authority to act was granted by it."""
     case = require_case(session=session, principal=principal, case_id=case_id)
+    if case.withdrawn_at is not None:
+        raise Conflict.one(
+            ("path", "case_id"),
+            "consent was withdrawn for this case: it cannot change any more",
+            "case.withdrawn",
+        )
     changes = data.model_dump(exclude_unset=True)
     authority_granted = changes.get("authority_to_act") is True and not case.authority_to_act
+    if "status" in changes and changes["status"] != case.status:
+        # Evidence retention counts from the closing; reopening stops the count.
+        case.closed_at = utcnow() if changes["status"] == CaseStatus.CLOSED else None
     if "assigned_to" in changes:
         if changes["assigned_to"] is None:
             raise Invalid.one(
@@ -279,18 +307,28 @@ def update_case(
         case.assigned_to = _check_assignee(
             session=session, principal=principal, user_id=changes["assigned_to"]
         )
+    # Anyone who may change the case may stop its exports; only a supervisor turns them back on.
+    if changes.get("exports_allowed") is True and not case.exports_allowed:
+        if not principal.sees_all_cases:
+            raise Forbidden.one(
+                ("body", "exports_allowed"),
+                "only a supervisor or admin may turn exports back on",
+                "case.exports_forbidden",
+            )
     for field in (
         "label",
         "status",
         "authority_to_act",
         "consent_to_share_identity",
         "minor_involved",
-        "notes",
+        "exports_allowed",
     ):
         if field in changes:
             setattr(case, field, changes[field])
+    if "notes" in changes:
+        case.notes = seal_text(session=session, case_id=case_id, value=changes["notes"])
     if "contact" in changes:
-        _apply_contact(case, data.contact)
+        _apply_contact(session, case, data.contact)
     case.updated_at = utcnow()
     session.add(case)
     session.flush()

@@ -13,6 +13,7 @@ from tracker.cases.service import (
     contact_of,
     create_case,
     list_cases,
+    notes_of,
     report_counts,
     require_case,
     update_case,
@@ -35,6 +36,7 @@ def _public(case: Case, counts: dict[int, int]) -> CasePublic:
         authority_to_act=case.authority_to_act,
         consent_to_share_identity=case.consent_to_share_identity,
         minor_involved=case.minor_involved,
+        exports_allowed=case.exports_allowed,
         created_at=case.created_at,
         updated_at=case.updated_at,
         report_count=counts.get(case.id, 0),
@@ -44,7 +46,11 @@ def _public(case: Case, counts: dict[int, int]) -> CasePublic:
 def _detail(session: SessionDep, case: Case) -> CaseDetail:
     assert case.id is not None
     public = _public(case, report_counts(session=session, case_ids=[case.id]))
-    return CaseDetail(**public.model_dump(), contact=contact_of(case), notes=case.notes)
+    return CaseDetail(
+        **public.model_dump(),
+        contact=contact_of(session=session, case=case),
+        notes=notes_of(session=session, case=case),
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseDetail)

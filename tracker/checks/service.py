@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 from platform_adapters.addresses import REFUSED_BY_POLICY
 from tracker.checks.models import Check
 from tracker.db import utcnow
+from tracker.evidence.capture import capture_check, had_live_check
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
 from tracker.filings.service import file_or_hold
 from tracker.notifications.models import NotificationKind
@@ -55,11 +56,52 @@ def record_check(
     fingerprint: str | None,
     latency_ms: int | None,
     error: str | None,
+    headers: dict[str, str] | None = None,
 ) -> Check | None:
-    """Store one check and move the report accordingly; None if the report is gone or closed."""
+    """Store one check and move the report accordingly; None if the report is gone or closed.
+
+    The first live check of a report, and every check that moves it, leaves a capture record
+    as evidence (``headers``: the response's, of which a few are kept).
+    """
     report = session.get(Report, report_id)
     if report is None or report.state == ReportState.CLOSED:
         return None
+    state_before = report.state
+    is_first_live = verdict == LIVE and not had_live_check(session=session, report_id=report_id)
+    check = _record_check(
+        session=session,
+        report=report,
+        checked_at=checked_at,
+        verdict=verdict,
+        reason=reason,
+        http_status=http_status,
+        final_url=final_url,
+        fingerprint=fingerprint,
+        latency_ms=latency_ms,
+        error=error,
+    )
+    if is_first_live or report.state != state_before:
+        capture_check(
+            session=session, report=report, check=check, state_before=state_before, headers=headers
+        )
+    return check
+
+
+def _record_check(
+    *,
+    session: Session,
+    report: Report,
+    checked_at: datetime,
+    verdict: str,
+    reason: str,
+    http_status: int | None,
+    final_url: str | None,
+    fingerprint: str | None,
+    latency_ms: int | None,
+    error: str | None,
+) -> Check:
+    assert report.id is not None
+    report_id = report.id
     settings = get_settings()
     if reason == DESTINATION_REFUSED:
         # Whatever the fetcher wrote, a refusal is stored and shown as the policy's one sentence:

@@ -20,6 +20,7 @@ class FilingStatus(enum.StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"  # permanent error, credentials error or attempts exhausted
     SUPERSEDED = "superseded"  # the report moved on to another rung
+    WITHDRAWN = "withdrawn"  # the affected person withdrew consent before it ended
 
 
 OPEN_FILING_STATUSES = (
@@ -79,6 +80,19 @@ class Filing(SQLModel, table=True):
     platform_status: str | None = Field(default=None, max_length=24)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Consent withdrawn: telling the channel (tracker/cases/withdrawal.py). None: not asked.
+    withdrawal_notice: str | None = Field(default=None, max_length=16)
+    withdrawal_attempts: int = 0
+    withdrawal_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class WithdrawalNotice(enum.StrEnum):
+    """Where telling a channel about a withdrawal stands."""
+
+    DUE = "due"
+    SENDING = "sending"  # a worker holds it until withdrawal_next_at
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class FilingAttempt(SQLModel, table=True):

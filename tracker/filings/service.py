@@ -20,6 +20,7 @@ from platform_adapters.base import (
 )
 from platform_adapters.registry import adapter_class
 from tracker.alerts.service import raise_alert
+from tracker.cases.keys import open_text
 from tracker.cases.models import Case
 from tracker.channels import directory
 from tracker.db import utcnow
@@ -220,8 +221,11 @@ def _request_params(session: Session, report: Report, filing: Filing) -> dict[st
     )
     if country and "country" not in params:
         params["country"] = country
-    if params.get("requires_identity") and case.consent_to_share_identity and case.contact_name:
-        params["identity"] = case.contact_name
+    if params.get("requires_identity") and case.consent_to_share_identity:
+        assert case.id is not None
+        name = open_text(session=session, case_id=case.id, value=case.contact_name)
+        if name:
+            params["identity"] = name
     return params
 
 

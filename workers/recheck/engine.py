@@ -70,6 +70,12 @@ class CheckOutcome:
     fingerprint: str | None
     latency_ms: int
     error: str | None
+    #: A few response headers for the evidence capture record (none carries content).
+    headers: dict[str, str] | None = None
+
+
+#: The response headers an outcome keeps for the capture record.
+KEPT_HEADERS = ("content-type", "content-length", "last-modified", "etag", "server", "date")
 
 
 def build_client(
@@ -409,6 +415,7 @@ async def _check_one(
     final_url: str | None = None
     fingerprint: str | None = None
     error: str | None = None
+    kept: dict[str, str] | None = None
     try:
         # The overall deadline, as asyncio.timeout(deadline_seconds) but with one timer and no
         # context-manager object (asyncio.timeout was ~5 % of a check's CPU time on loopback).
@@ -441,6 +448,7 @@ async def _check_one(
             raise
         finally:
             timer.cancel()
+        kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
         text = prefix.decode(_charset(headers.get("content-type", "")), errors="replace")
         fingerprint = content_fingerprint(prefix, headers.get("content-type", ""))
         del prefix  # The bytes served their purpose; keep nothing of the content.
@@ -467,6 +475,7 @@ async def _check_one(
         fingerprint=fingerprint,
         latency_ms=latency_ms,
         error=error,
+        headers=kept,
     )
 
 

@@ -12,7 +12,7 @@ from tracker.api.deps import SessionDep
 from tracker.audit.service import record
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseUpdate
-from tracker.cases.service import contact_of, require_case, update_case
+from tracker.cases.service import contact_of, notes_of, require_case, update_case
 from tracker.console.app import redirect
 from tracker.console.context import Console, ConsoleDep, SupervisorConsoleDep, check_csrf
 from tracker.console.pages.case_sections import section_contexts
@@ -44,6 +44,7 @@ REPORTS_SHOWN = 500
 NOTICES = frozenset(
     {
         "created",
+        "withdrawn",
         "closed",
         "reopened",
         "authority",
@@ -179,7 +180,11 @@ def reveal_contact(
     return render(
         request,
         "cases/contact.html",
-        {"case": case, "contact": contact_of(case), "notes": case.notes},
+        {
+            "case": case,
+            "contact": contact_of(session=session, case=case),
+            "notes": notes_of(session=session, case=case),
+        },
         console=console,
     )
 

@@ -1,0 +1,1 @@
+"""Evidence: files caseworkers upload and automatic capture records, sealed with the case key."""

@@ -1,0 +1,1 @@
+"""The bundle for police, NCRP and court: one reproducible ZIP per case."""
