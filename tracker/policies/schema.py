@@ -13,6 +13,10 @@ RungTarget = Literal[
     "registrar",
     "search",
     "regulator",
+    # Child-protection routes, for cases where the person shown was a minor (CSAM):
+    "ncmec",  # NCMEC: CyberTipline reports, Take It Down hashing
+    "iwf",  # Internet Watch Foundation
+    "ncrp_child",  # India's National Cyber Crime Reporting Portal, child category
 ]
 
 

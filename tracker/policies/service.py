@@ -83,8 +83,17 @@ def policy_in_force(*, session: Session, jurisdiction: str, on: date) -> PolicyV
     return row
 
 
-def policy_for_case(*, session: Session, jurisdictions: list[str], on: date) -> PolicyVersion:
-    """Of the case's jurisdictions, the policy whose first rung has the shortest deadline."""
+#: The policy every case flagged ``minor_involved`` takes (tracker/policies/data).
+CHILD_JURISDICTION = "CHILD"
+
+
+def policy_for_case(
+    *, session: Session, jurisdictions: list[str], on: date, minor_involved: bool = False
+) -> PolicyVersion:
+    """Of the case's jurisdictions, the policy whose first rung has the shortest deadline; a
+    case involving a minor takes the child-protection policy, whatever its jurisdictions."""
+    if minor_involved:
+        return policy_in_force(session=session, jurisdiction=CHILD_JURISDICTION, on=on)
     candidates = [
         policy_in_force(session=session, jurisdiction=code, on=on) for code in jurisdictions
     ]

@@ -60,7 +60,12 @@ def add_urls(
             ]
         )
     created = [result for result in intake.results if result.outcome == "created"]
-    policy = policy_for_case(session=session, jurisdictions=case.jurisdictions, on=date.today())
+    policy = policy_for_case(
+        session=session,
+        jurisdictions=case.jurisdictions,
+        on=date.today(),
+        minor_involved=case.minor_involved,
+    )
     if preview:
         for result in created:
             _explain_hold(result, would_hold(case))

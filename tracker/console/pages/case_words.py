@@ -32,6 +32,9 @@ RUNG_TARGETS = {
     "registrar": N_("The domain registrar"),
     "search": N_("Search engines (delisting)"),
     "regulator": N_("The regulator"),
+    "ncmec": N_("NCMEC (CyberTipline, Take It Down)"),
+    "iwf": N_("The Internet Watch Foundation"),
+    "ncrp_child": N_("India's cybercrime portal, child category"),
 }
 ALERT_KINDS = {
     "channel.failing": N_("Filings on this channel keep failing"),

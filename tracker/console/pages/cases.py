@@ -36,7 +36,7 @@ from tracker.console.words import STATES
 from tracker.errors import DomainError
 from tracker.ids import MAX_OFFSET
 from tracker.organisations.service import list_users
-from tracker.policies.service import list_policies
+from tracker.policies.service import CHILD_JURISDICTION, list_policies
 from tracker.reports.lifecycle import ReportState
 from tracker.text import forbidden_character
 
@@ -185,6 +185,9 @@ def jurisdictions_in_force(session: Session) -> list[tuple[str, str]]:
     today = date.today()
     chosen: dict[str, str] = {}
     for row in list_policies(session=session):  # newest first per jurisdiction
+        # CHILD is not chosen: a case flagged as involving a minor takes it by itself.
+        if row.jurisdiction == CHILD_JURISDICTION:
+            continue
         if row.effective_from <= today and row.jurisdiction not in chosen:
             chosen[row.jurisdiction] = row.title
     return sorted(chosen.items())
