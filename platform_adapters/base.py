@@ -104,6 +104,10 @@ class FetchedPage:
     body_prefix: str
 
 
+#: The response headers a check keeps for its evidence capture record (none carries content).
+CAPTURED_HEADERS = ("content-type", "content-length", "last-modified", "etag", "server", "date")
+
+
 # --- error taxonomy -------------------------------------------------------------------------
 
 

@@ -67,7 +67,13 @@ def record_check(
     if report is None or report.state == ReportState.CLOSED:
         return None
     state_before = report.state
-    is_first_live = verdict == LIVE and not had_live_check(session=session, report_id=report_id)
+    # A report whose last verdict was live has had a live check: the common re-check of a
+    # live page asks the database nothing more.
+    is_first_live = (
+        verdict == LIVE
+        and report.last_verdict != LIVE
+        and not had_live_check(session=session, report_id=report_id)
+    )
     check = _record_check(
         session=session,
         report=report,

@@ -15,12 +15,17 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tracker.api.auth import client_key
 from tracker.db import derived_key
+from tracker.organisations.throttle import FailureLog
+from tracker.settings import get_settings
 
 SESSION_COOKIE = "tracker_session"
 #: Before sign-in there is no session: the sign-in form's token is a cookie of its own.
@@ -73,24 +78,27 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _signature(token: str) -> str:
-    digest = hmac.new(derived_key("console-session-cookie"), token.encode(), hashlib.sha256)
+SESSION_PURPOSE = "console-session-cookie"
+
+
+def _signature(value: str, purpose: str) -> str:
+    digest = hmac.new(derived_key(purpose), value.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
-def sign_token(token: str) -> str:
-    """The cookie value for a session token: the token and its signature."""
-    return f"{token}.{_signature(token)}"
+def sign_token(value: str, *, purpose: str = SESSION_PURPOSE) -> str:
+    """A cookie value: the value and its HMAC under a key derived for ``purpose``."""
+    return f"{value}.{_signature(value, purpose)}"
 
 
-def unsign_token(value: str | None) -> str | None:
-    """The session token in a cookie value, when its signature is right; otherwise None."""
-    if not value or len(value) > 200 or "." not in value:
+def unsign_token(signed: str | None, *, purpose: str = SESSION_PURPOSE) -> str | None:
+    """The value in a cookie, when its signature for ``purpose`` holds; otherwise None."""
+    if not signed or len(signed) > 200 or "." not in signed:
         return None
-    token, _, signature = value.rpartition(".")
-    if not hmac.compare_digest(signature, _signature(token)):
+    value, _, signature = signed.rpartition(".")
+    if not hmac.compare_digest(signature, _signature(value, purpose)):
         return None
-    return token
+    return value
 
 
 def csrf_token_for(secret: str) -> str:
@@ -128,3 +136,28 @@ def same_origin(request: Request) -> bool:
 def is_secure(request: Request, configured: bool | None) -> bool:
     """Whether cookies get the Secure flag: as configured, or when the request was https."""
     return configured if configured is not None else request.url.scheme == "https"
+
+
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, *, path: str = "/", **extra: Any
+) -> None:
+    """Set one of the console's cookies: HttpOnly, SameSite=Strict, Secure behind https."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=is_secure(request, get_settings().console_secure_cookies),
+        path=path,
+        **extra,
+    )
+
+
+def client_address(request: Request) -> str:
+    """What failed sign-ins and PINs are counted under (as API keys: ``client_key``)."""
+    return client_key(request.client.host if request.client else "unknown")
+
+
+def sign_in_failures(request: Request) -> FailureLog:
+    """The failure log that throttles sign-ins and status-link PINs."""
+    return request.app.state.sign_in_failures  # type: ignore[no-any-return]

@@ -8,6 +8,7 @@ import logging
 
 from sqlmodel import Session, col, select
 
+from platform_adapters.base import CAPTURED_HEADERS
 from tracker.cases.keys import CaseKeyDestroyed
 from tracker.cases.models import Case
 from tracker.checks.models import Check
@@ -18,8 +19,6 @@ from tracker.reports.models import Report
 logger = logging.getLogger(__name__)
 
 LIVE = "live"
-#: The response headers a capture keeps (none of them carries content).
-CAPTURED_HEADERS = ("content-type", "content-length", "last-modified", "etag", "server", "date")
 
 
 def selected_headers(headers: dict[str, str] | None) -> dict[str, str] | None:

@@ -128,3 +128,29 @@ def accept_totp(*, session: Session, user: User, code: str, now: float | None = 
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)
+
+
+def _audit_second_factor(session: Session, user: User, actor: str, action: str) -> None:
+    record(
+        session=session,
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=user.id,
+        organisation_id=user.organisation_id,
+    )
+
+
+def enrol_totp(*, session: Session, user: User, secret: str, step: int, actor: str) -> None:
+    """Keep a TOTP secret the user proved with a code of time step ``step``; audited."""
+    user.totp_secret = secret
+    user.totp_last_step = step
+    session.add(user)
+    _audit_second_factor(session, user, actor, "user.second_factor_enrolled")
+
+
+def remove_totp(*, session: Session, user: User, actor: str) -> None:
+    """Turn the user's second factor off; audited."""
+    user.totp_secret = None
+    session.add(user)
+    _audit_second_factor(session, user, actor, "user.second_factor_removed")

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from platform_adapters.base import FetchedPage, Verdict
+from platform_adapters.base import CAPTURED_HEADERS, FetchedPage, Verdict
 from workers.recheck.classify import classify_page
 from workers.recheck.fingerprint import content_fingerprint
 from workers.recheck.guard import (
@@ -72,10 +72,6 @@ class CheckOutcome:
     error: str | None
     #: A few response headers for the evidence capture record (none carries content).
     headers: dict[str, str] | None = None
-
-
-#: The response headers an outcome keeps for the capture record.
-KEPT_HEADERS = ("content-type", "content-length", "last-modified", "etag", "server", "date")
 
 
 def build_client(
@@ -448,7 +444,7 @@ async def _check_one(
             raise
         finally:
             timer.cancel()
-        kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+        kept = {name: headers[name] for name in CAPTURED_HEADERS if name in headers}
         text = prefix.decode(_charset(headers.get("content-type", "")), errors="replace")
         fingerprint = content_fingerprint(prefix, headers.get("content-type", ""))
         del prefix  # The bytes served their purpose; keep nothing of the content.

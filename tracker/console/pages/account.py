@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from markupsafe import Markup
 
 from tracker.api.deps import SessionDep
-from tracker.audit.service import record
 from tracker.console.app import redirect
 from tracker.console.context import ConsoleDep, SetupConsoleDep, check_csrf, safe_next
 from tracker.console.i18n import languages
 from tracker.console.render import render
 from tracker.organisations.passwords import (
     accept_totp,
+    enrol_totp,
     new_totp_secret,
     password_problem,
     provisioning_uri,
+    remove_totp,
     set_password,
     totp_step,
     user_for_password,
@@ -140,19 +141,11 @@ def enrol_two_factor(
     step = totp_step(pending, code) if pending and user.totp_secret is None else None
     if pending is None or step is None:
         return _two_factor_page(request, session, console, error="wrong")
-    user.totp_secret = pending
-    user.totp_last_step = step
-    console.console_session.pending_totp_secret = None
-    session.add(user)
-    session.add(console.console_session)
-    record(
-        session=session,
-        actor=console.principal.actor,
-        action="user.second_factor_enrolled",
-        object_type="user",
-        object_id=user.id,
-        organisation_id=user.organisation_id,
+    enrol_totp(
+        session=session, user=user, secret=pending, step=step, actor=console.principal.actor
     )
+    console.console_session.pending_totp_secret = None
+    session.add(console.console_session)
     session.commit()
     return redirect("/account?changed=two-factor", request)
 
@@ -169,16 +162,7 @@ def remove_two_factor(
     if user.totp_secret is None or not accept_totp(session=session, user=user, code=code):
         return _two_factor_page(request, session, console, error="wrong")
     session.refresh(user)
-    user.totp_secret = None
-    session.add(user)
-    record(
-        session=session,
-        actor=console.principal.actor,
-        action="user.second_factor_removed",
-        object_type="user",
-        object_id=user.id,
-        organisation_id=user.organisation_id,
-    )
+    remove_totp(session=session, user=user, actor=console.principal.actor)
     session.commit()
     return redirect("/account?changed=two-factor", request)
 

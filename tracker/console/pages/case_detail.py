@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from sqlmodel import Session
 
-from tracker.api.deps import SessionDep
+from tracker.api.deps import IdPath, SessionDep
 from tracker.audit.service import record
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseUpdate
@@ -20,7 +20,7 @@ from tracker.console.pages.case_words import Phrases, assignees_for, report_rows
 from tracker.console.render import render
 from tracker.console.words import PAUSE_REASONS
 from tracker.db import utcnow
-from tracker.errors import Invalid, NotFound
+from tracker.errors import Invalid
 from tracker.filings.service import open_filings_for_case
 from tracker.ids import MAX_ROW_ID
 from tracker.organisations.service import get_user
@@ -30,14 +30,6 @@ router = APIRouter()
 CsrfChecked = Depends(check_csrf)
 
 
-def _case_id(case_id: int) -> int:
-    """The case id of the path (``{case_id:int}``: digits only); one that cannot exist is 404."""
-    if not 1 <= case_id <= MAX_ROW_ID:
-        raise NotFound.one(("path", "case_id"), "case not found", "case.not_found")
-    return case_id
-
-
-CaseId = Annotated[int, Depends(_case_id)]
 #: Reports listed on the case page (newest first); a larger case says how many more it holds.
 REPORTS_SHOWN = 500
 #: ``?done=`` codes the case page turns into a notice.
@@ -127,7 +119,7 @@ def case_page(
     request: Request,
     session: SessionDep,
     console: ConsoleDep,
-    case_id: CaseId,
+    case_id: IdPath,
     done: str = "",
     created: str = "",
     filed: str = "",
@@ -144,7 +136,7 @@ def case_page(
 
 @router.get("/cases/{case_id:int}/reports")
 def case_reports(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """The case's reports table alone (htmx re-reads it every 5 seconds while the case is open)."""
     case = require_case(session=session, principal=console.principal, case_id=case_id)
@@ -155,7 +147,7 @@ def case_reports(
 
 @router.get("/cases/{case_id:int}/contact")
 def contact_link(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """Contact details are shown only in answer to the button (a POST); a link leads back."""
     require_case(session=session, principal=console.principal, case_id=case_id)
@@ -164,7 +156,7 @@ def contact_link(
 
 @router.post("/cases/{case_id:int}/contact", dependencies=[CsrfChecked])
 def reveal_contact(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """Show the victim's contact details and the notes; who looked is recorded in the audit log."""
     case = require_case(session=session, principal=console.principal, case_id=case_id)
@@ -205,7 +197,7 @@ def _set_status(
 
 @router.post("/cases/{case_id:int}/close", dependencies=[CsrfChecked])
 def close_case(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """Close the case."""
     return _set_status(request, session, console, case_id, CaseStatus.CLOSED)
@@ -213,7 +205,7 @@ def close_case(
 
 @router.post("/cases/{case_id:int}/reopen", dependencies=[CsrfChecked])
 def reopen_case(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """Open a closed case again."""
     return _set_status(request, session, console, case_id, CaseStatus.OPEN)
@@ -221,7 +213,7 @@ def reopen_case(
 
 @router.post("/cases/{case_id:int}/authority", dependencies=[CsrfChecked])
 def grant_authority(
-    request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId
+    request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath
 ) -> Response:
     """Record the authority to act; the reports waiting for it are filed now."""
     case, granted = update_case(
@@ -240,7 +232,7 @@ def assign_case(
     request: Request,
     session: SessionDep,
     console: SupervisorConsoleDep,
-    case_id: CaseId,
+    case_id: IdPath,
     assigned_to: Annotated[str, Form()] = "",
 ) -> Response:
     """Give the case to another active person of the organisation (supervisors, admins)."""

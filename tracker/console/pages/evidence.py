@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tracker.api.deps import SessionDep
 from tracker.cases.keys import is_case_key_destroyed
@@ -30,7 +30,7 @@ from tracker.evidence.service import (
 from tracker.evidence.views import download_response
 from tracker.ids import MAX_ROW_ID
 from tracker.organisations.service import get_user
-from tracker.reports.service import list_reports
+from tracker.reports.models import Report
 
 router = APIRouter()
 
@@ -73,22 +73,19 @@ def _context(
 ) -> dict[str, Any]:
     assert case.id is not None
     rows = list_evidence(session=session, principal=console.principal, case_id=case.id)
-    reports, _total = list_reports(
-        session=session,
-        principal=console.principal,
-        case_id=case.id,
-        state=None,
-        platform=None,
-        overdue=None,
-        limit=500,
-        offset=0,
-    )
+    # The case is one the person may see: its report ids are all the select needs.
+    report_ids = session.exec(
+        select(Report.id)
+        .where(Report.case_id == case.id)
+        .order_by(col(Report.id).desc())
+        .limit(500)
+    ).all()
     return {
         "rows": [
             (row, KINDS.get(row.kind, row.kind), _who(session, console, row.captured_by))
             for row in rows
         ],
-        "report_ids": [report.id for report in reports],
+        "report_ids": list(report_ids),
         "is_minor": case.minor_involved,
         "is_erased": is_case_key_destroyed(session=session, case_id=case.id),
         "is_open": case.status == CaseStatus.OPEN,

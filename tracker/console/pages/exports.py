@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from sqlmodel import Session
 
-from tracker.api.deps import SessionDep
+from tracker.api.deps import IdPath, SessionDep
 from tracker.cases.models import Case
 from tracker.cases.schemas import CaseUpdate
 from tracker.cases.service import require_case, update_case
@@ -16,22 +16,12 @@ from tracker.console.app import redirect
 from tracker.console.context import Console, ConsoleDep, SupervisorConsoleDep, check_csrf
 from tracker.console.pages.case_sections import case_section
 from tracker.console.render import render
-from tracker.errors import NotFound
 from tracker.exports.views import zip_response
-from tracker.ids import MAX_ROW_ID
 
 router = APIRouter()
 CsrfChecked = Depends(check_csrf)
 
 
-def _case_id(case_id: int) -> int:
-    """The path's case id; one that cannot exist is not found."""
-    if not 1 <= case_id <= MAX_ROW_ID:
-        raise NotFound.one(("path", "case_id"), "case not found", "case.not_found")
-    return case_id
-
-
-CaseId = Annotated[int, Depends(_case_id)]
 
 
 @case_section("exports/_case_section.html")
@@ -41,7 +31,7 @@ def exports_section(session: Session, console: Console, case: Case) -> dict[str,
 
 
 @router.post("/cases/{case_id:int}/export", dependencies=[CsrfChecked])
-def export(request: Request, session: SessionDep, console: ConsoleDep, case_id: CaseId) -> Response:
+def export(request: Request, session: SessionDep, console: ConsoleDep, case_id: IdPath) -> Response:
     """Answer the case's bundle as a ZIP download; the export is recorded as a custody event."""
     case = require_case(session=session, principal=console.principal, case_id=case_id)
     if not case.exports_allowed:
@@ -60,7 +50,7 @@ def switch_exports(
     request: Request,
     session: SessionDep,
     console: SupervisorConsoleDep,
-    case_id: CaseId,
+    case_id: IdPath,
     allowed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """Turn the case's exports on or off (supervisors and admins)."""

@@ -6,6 +6,7 @@ an optional ``next`` (the case page sends its own path) and come back with ``?do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -181,12 +182,25 @@ def _back(report_id: int, next_path: str | None, done: str) -> str:
     return f"{target}{'&' if '?' in target else '?'}done={done}"
 
 
-def _refused(
-    request: Request, session: Session, console: Console, report_id: int, error: Conflict
+def _act(
+    request: Request,
+    session: Session,
+    console: Console,
+    report_id: int,
+    action: Callable[[], object],
+    *,
+    next_path: str | None,
+    done: str,
 ) -> Response:
-    session.rollback()
-    message = error.problems[0].msg if error.problems else None
-    return report_page(request, session, console, report_id, error=message, status_code=409)
+    """Run one report action: committed and back with a notice, or refused on the report page."""
+    try:
+        action()
+    except Conflict as error:
+        session.rollback()
+        message = error.problems[0].msg if error.problems else None
+        return report_page(request, session, console, report_id, error=message, status_code=409)
+    session.commit()
+    return redirect(_back(report_id, next_path, done), request)
 
 
 @router.post("/reports/{report_id}/recheck", dependencies=[CsrfChecked])
@@ -198,12 +212,15 @@ def recheck(
     next: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> Response:
     """Make the report due for a check now."""
-    try:
-        request_recheck(session=session, principal=console.principal, report_id=report_id)
-    except Conflict as error:
-        return _refused(request, session, console, report_id, error)
-    session.commit()
-    return redirect(_back(report_id, next, "rechecked"), request)
+    return _act(
+        request,
+        session,
+        console,
+        report_id,
+        lambda: request_recheck(session=session, principal=console.principal, report_id=report_id),
+        next_path=next,
+        done="rechecked",
+    )
 
 
 @router.post("/reports/{report_id}/pause", dependencies=[CsrfChecked])
@@ -221,12 +238,17 @@ def pause_clock(
     except ValueError:
         require_report(session=session, principal=console.principal, report_id=report_id)
         return report_page(request, session, console, report_id, reason_error=True, status_code=400)
-    try:
-        pause(session=session, principal=console.principal, report_id=report_id, reason=chosen)
-    except Conflict as error:
-        return _refused(request, session, console, report_id, error)
-    session.commit()
-    return redirect(_back(report_id, next, "paused"), request)
+    return _act(
+        request,
+        session,
+        console,
+        report_id,
+        lambda: pause(
+            session=session, principal=console.principal, report_id=report_id, reason=chosen
+        ),
+        next_path=next,
+        done="paused",
+    )
 
 
 @router.post("/reports/{report_id}/resume", dependencies=[CsrfChecked])
@@ -238,9 +260,12 @@ def resume_clock(
     next: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> Response:
     """Restart the clock where it stopped."""
-    try:
-        resume(session=session, principal=console.principal, report_id=report_id)
-    except Conflict as error:
-        return _refused(request, session, console, report_id, error)
-    session.commit()
-    return redirect(_back(report_id, next, "resumed"), request)
+    return _act(
+        request,
+        session,
+        console,
+        report_id,
+        lambda: resume(session=session, principal=console.principal, report_id=report_id),
+        next_path=next,
+        done="resumed",
+    )

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from tracker.api.auth import client_key
 from tracker.api.deps import SessionDep
 from tracker.console.app import redirect
 from tracker.console.context import (
@@ -21,38 +20,19 @@ from tracker.console.render import render
 from tracker.console.security import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
+    client_address,
     csrf_token_for,
-    is_secure,
     new_secret,
+    set_cookie,
+    sign_in_failures,
     sign_token,
 )
 from tracker.organisations.models import User
 from tracker.organisations.passwords import accept_totp, user_for_password
 from tracker.organisations.sessions import end_session, open_session
-from tracker.organisations.throttle import FailureLog
-from tracker.settings import get_settings
 
 router = APIRouter()
 CsrfChecked = Depends(check_csrf)
-
-
-def _failures(request: Request) -> FailureLog:
-    return request.app.state.sign_in_failures  # type: ignore[no-any-return]
-
-
-def _address(request: Request) -> str:
-    return client_key(request.client.host if request.client else "unknown")
-
-
-def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(
-        name,
-        value,
-        httponly=True,
-        samesite="strict",
-        secure=is_secure(request, get_settings().console_secure_cookies),
-        path="/",
-    )
 
 
 def _sign_in_page(
@@ -71,7 +51,7 @@ def _sign_in_page(
         status_code=status_code,
     )
     if fresh:
-        _set_cookie(response, request, SIGN_IN_COOKIE, secret)
+        set_cookie(response, request, SIGN_IN_COOKIE, secret)
     return response
 
 
@@ -99,8 +79,8 @@ def sign_in(
     next: Annotated[str, Form(max_length=200)] = "/",  # noqa: A002
 ) -> Response:
     """Check the password; open a session (waiting for the code when a second factor is on)."""
-    failures = _failures(request)
-    address = _address(request)
+    failures = sign_in_failures(request)
+    address = client_address(request)
     decision = failures.check(address)
     if decision.throttled:
         return _throttled(request, decision.retry_after_seconds)
@@ -131,7 +111,7 @@ def _open(
     session.commit()
     target = safe_next(next_path) if second_factor_passed else "/sign-in/second-factor"
     response = redirect(target, request)
-    _set_cookie(response, request, SESSION_COOKIE, sign_token(token))
+    set_cookie(response, request, SESSION_COOKIE, sign_token(token))
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response
 
@@ -164,8 +144,8 @@ def second_factor(
     if found is None:
         return redirect("/sign-in", request)
     console_session, user = found
-    failures = _failures(request)
-    address = _address(request)
+    failures = sign_in_failures(request)
+    address = client_address(request)
     decision = failures.check(address)
     if not decision.throttled and accept_totp(session=session, user=user, code=code):
         return _open(request, session, user, second_factor_passed=True, next_path="/")

@@ -8,8 +8,6 @@ An unknown or revoked link answers one calm "does not work any more" page.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from typing import Annotated, Any
@@ -17,23 +15,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from sqlmodel import Session
 
-from tracker.api.auth import client_key
-from tracker.api.deps import SessionDep
+from tracker.api.deps import IdPath, SessionDep
 from tracker.cases.models import Case
 from tracker.cases.service import require_case
 from tracker.console.app import redirect
 from tracker.console.context import Console, ConsoleDep, check_csrf, language_of
 from tracker.console.i18n import language_name, languages
-from tracker.console.pages.case_detail import CaseId
 from tracker.console.pages.case_sections import case_section
 from tracker.console.pages.case_words import Phrases
 from tracker.console.render import render
-from tracker.console.security import csrf_token_for, is_secure, new_secret, same_origin
-from tracker.db import derived_key, utcnow
+from tracker.console.security import (
+    client_address,
+    csrf_token_for,
+    new_secret,
+    same_origin,
+    set_cookie,
+    sign_in_failures,
+    sign_token,
+    unsign_token,
+)
+from tracker.db import utcnow
 from tracker.errors import Conflict
 from tracker.organisations.models import Organisation
-from tracker.organisations.throttle import FailureLog
-from tracker.settings import get_settings
 from tracker.status_links.models import StatusLink
 from tracker.status_links.progress import case_progress
 from tracker.status_links.service import (
@@ -53,6 +56,7 @@ CsrfChecked = Depends(check_csrf)
 STATUS_PATH = "/status/"
 #: The signed "PIN was right" cookie: which link, until when.
 STATUS_COOKIE = "tracker_status"
+STATUS_COOKIE_PURPOSE = "status-link-cookie"
 #: The status page's own form secret (its CSRF token is bound to it), like the sign-in cookie.
 STATUS_FORM_COOKIE = "tracker_status_form"
 STATUS_COOKIE_SECONDS = 15 * 60
@@ -78,7 +82,7 @@ def status_link_section(session: Session, console: Console, case: Case) -> dict[
 @router.post("/cases/{case_id:int}/status-link", dependencies=[CsrfChecked])
 def issue(
     request: Request,
-    case_id: CaseId,
+    case_id: IdPath,
     session: SessionDep,
     console: ConsoleDep,
     language: Annotated[str, Form(max_length=16)] = "en",
@@ -111,7 +115,7 @@ def issue(
 
 
 @router.post("/cases/{case_id:int}/status-link/revoke", dependencies=[CsrfChecked])
-def revoke(request: Request, case_id: CaseId, session: SessionDep, console: ConsoleDep) -> Response:
+def revoke(request: Request, case_id: IdPath, session: SessionDep, console: ConsoleDep) -> Response:
     """Revoke the case's active link; it stops opening at once."""
     require_case(session=session, principal=console.principal, case_id=case_id)
     link = active_link(session=session, case_id=case_id)
@@ -125,14 +129,9 @@ def revoke(request: Request, case_id: CaseId, session: SessionDep, console: Cons
 # --- the victim's page ----------------------------------------------------------------------
 
 
-def _signature(value: str) -> str:
-    digest = hmac.new(derived_key("status-link-cookie"), value.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
-
-
 def _status_cookie(link_id: int) -> str:
     value = f"{link_id}.{int(time.time()) + STATUS_COOKIE_SECONDS}"
-    return f"{value}.{_signature(value)}"
+    return sign_token(value, purpose=STATUS_COOKIE_PURPOSE)
 
 
 def _opened_link_id(request: Request) -> int | None:
@@ -140,25 +139,13 @@ def _opened_link_id(request: Request) -> int | None:
     cookie = request.cookies.get(STATUS_COOKIE)
     if not cookie or len(cookie) > 120 or cookie.count(".") != 2:
         return None
-    value, _, signature = cookie.rpartition(".")
-    if not hmac.compare_digest(signature, _signature(value)):
+    value = unsign_token(cookie, purpose=STATUS_COOKIE_PURPOSE)
+    if value is None:
         return None
     link_id, _, expires = value.partition(".")
     if not (link_id.isdigit() and expires.isdigit()) or int(expires) < time.time():
         return None
     return int(link_id)
-
-
-def _set_cookie(response: Response, request: Request, name: str, value: str, **extra: Any) -> None:
-    response.set_cookie(
-        name,
-        value,
-        httponly=True,
-        samesite="strict",
-        secure=is_secure(request, get_settings().console_secure_cookies),
-        path=STATUS_PATH,
-        **extra,
-    )
 
 
 def _form_secret(request: Request) -> str | None:
@@ -189,7 +176,7 @@ def _page(
     )
     response.headers.update(PAGE_HEADERS)
     if fresh:
-        _set_cookie(response, request, STATUS_FORM_COOKIE, secret)
+        set_cookie(response, request, STATUS_FORM_COOKIE, secret, path=STATUS_PATH)
     return response
 
 
@@ -212,14 +199,6 @@ def _form_is_genuine(request: Request, sent: str) -> bool:
     if secret is None or not same_origin(request):
         return False
     return hmac.compare_digest(sent.encode(), csrf_token_for(secret).encode())
-
-
-def _failures(request: Request) -> FailureLog:
-    return request.app.state.sign_in_failures  # type: ignore[no-any-return]
-
-
-def _address(request: Request) -> str:
-    return client_key(request.client.host if request.client else "unknown")
 
 
 def _lock_seconds(link: StatusLink) -> int:
@@ -287,7 +266,7 @@ def enter_pin(
 ) -> Response:
     """Check the PIN: the status page on success; wrong PINs are counted and then locked."""
     link = link_for_token(session=session, token=token)
-    failures, address = _failures(request), _address(request)
+    failures, address = sign_in_failures(request), client_address(request)
     decision = failures.check(address)
     if decision.throttled:
         return _closed(request, "throttled", retry_after=decision.retry_after_seconds)
@@ -308,8 +287,13 @@ def enter_pin(
         return _pin_page(request, link, error="wrong", status_code=401)
     assert link.id is not None
     response = redirect(request.url.path, request)
-    _set_cookie(
-        response, request, STATUS_COOKIE, _status_cookie(link.id), max_age=STATUS_COOKIE_SECONDS
+    set_cookie(
+        response,
+        request,
+        STATUS_COOKIE,
+        _status_cookie(link.id),
+        path=STATUS_PATH,
+        max_age=STATUS_COOKIE_SECONDS,
     )
     return response
 
