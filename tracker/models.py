@@ -8,6 +8,7 @@ from tracker.channels.models import ChannelCredential
 from tracker.checks.models import Check
 from tracker.evidence.models import Evidence
 from tracker.filings.models import Filing, FilingAttempt
+from tracker.matching.models import BankEntry, ContentMatch, MediaItem
 from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.models import ApiKey, Organisation, User
 from tracker.policies.models import PolicyVersion
@@ -19,13 +20,16 @@ __all__ = [
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",
+    "BankEntry",
     "Case",
     "CaseKey",
     "ChannelCredential",
     "Check",
+    "ContentMatch",
     "Evidence",
     "Filing",
     "FilingAttempt",
+    "MediaItem",
     "Notification",
     "NotificationDelivery",
     "Organisation",

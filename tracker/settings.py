@@ -153,6 +153,17 @@ class Settings(BaseSettings):
     evidence_s3_secret_key: SecretStr | None = None
     evidence_s3_region: str = "us-east-1"
 
+    # --- content matching (tracker/matching) ---
+    # PDQ hashes within this many bits of a bank hash match (ThreatExchange's confident match).
+    matching_pdq_threshold: int = Field(default=31, ge=0, le=127)
+    # A video matches a banked one when this share of its frames (or of the banked one's)
+    # finds a frame of the other (HMA's vPDQ rule).
+    matching_vpdq_share: float = Field(default=0.8, gt=0, le=1)
+    # An image or video a re-check (or a bank upload) hashes is read up to this many bytes and
+    # hashed for at most this many seconds; the bytes are dropped either way.
+    matching_max_media_bytes: int = Field(default=32 * 1024 * 1024, ge=65536)
+    matching_hash_seconds: float = Field(default=20.0, gt=0)
+
     # --- the console (tracker/console) ---
     # A console session ends after this long without a request, and after the absolute limit
     # whatever happens; a helpline's shift is the natural unit.

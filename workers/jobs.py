@@ -3,7 +3,6 @@ both call these. Each keeps network I/O outside database transactions."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -23,7 +22,6 @@ from platform_adapters.registry import build_adapter
 from tracker.alerts.service import raise_alert
 from tracker.channels import directory
 from tracker.channels.service import stored_values
-from tracker.checks.service import record_check
 from tracker.db import Database
 from tracker.escalation.service import escalate, escalate_if_overdue
 from tracker.filings.models import Filing
@@ -41,7 +39,7 @@ from tracker.reports.transitions import StaleState
 from tracker.runtime import database
 from tracker.settings import get_settings
 from workers.notify import send_email, send_webhook
-from workers.recheck.engine import CheckOutcome, build_client, check_batch, politeness_config
+from workers.recheck.pipeline import recheck_reports
 
 logger = logging.getLogger(__name__)
 WORKER = "worker"
@@ -170,52 +168,8 @@ def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
     if not rows:
         return 0
     rules = _platform_rules({platform for _, _, platform in rows})
-    items = [(report_id, url, rules[platform]) for report_id, url, platform in rows]
-    outcomes = asyncio.run(_check(items, settings))
-    recorded = 0
-    for outcome in outcomes:
-        try:
-            with db.transaction() as session:
-                if _record(session, outcome) is not None:
-                    recorded += 1
-        except StaleState:
-            logger.info("report %s moved during its check; the next check decides", outcome.key)
-    return recorded
-
-
-async def _check(items, settings) -> list[CheckOutcome]:  # type: ignore[no-untyped-def]
-    client = build_client(
-        allowlist=settings.outbound_allowlist,
-        timeout=settings.outbound_timeout_seconds,
-        max_redirects=settings.max_redirects,
-        max_connections=settings.recheck_concurrency,
-        politeness=politeness_config(settings),
-    )
-    async with client:
-        return await check_batch(
-            items,
-            client=client,
-            body_limit=settings.recheck_body_limit_bytes,
-            per_host_concurrency=settings.recheck_per_host_concurrency,
-            max_concurrency=settings.recheck_concurrency,
-            retries=settings.recheck_retries,
-        )
-
-
-def _record(session, outcome: CheckOutcome):  # type: ignore[no-untyped-def]
-    return record_check(
-        session=session,
-        report_id=outcome.key,
-        checked_at=outcome.checked_at,
-        verdict=str(outcome.verdict),
-        reason=outcome.reason,
-        http_status=outcome.http_status,
-        final_url=outcome.final_url,
-        fingerprint=outcome.fingerprint,
-        latency_ms=outcome.latency_ms,
-        error=outcome.error,
-        headers=outcome.headers,
-    )
+    items = [(int(report_id or 0), url, rules[platform]) for report_id, url, platform in rows]
+    return recheck_reports(items, db=db, settings=settings)
 
 
 def escalate_report(report_id: int, *, db: Database | None = None) -> bool:

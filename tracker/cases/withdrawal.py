@@ -130,12 +130,18 @@ def _erase(session: Session, case: Case, reports: list[Report], actor: str) -> i
     """Destroy the case key and evidence; erase URLs, label and contact; revoke the link."""
     from tracker.cases.keys import destroy_case_key
     from tracker.evidence.service import purge_case_evidence
+    from tracker.matching.bank import erase_case_matching
     from tracker.status_links.service import revoke_case_links
 
     assert case.id is not None
     purged = purge_case_evidence(session=session, case_id=case.id, actor=actor, reason="withdrawn")
     destroy_case_key(session=session, case_id=case.id)
     revoke_case_links(session=session, case_id=case.id, actor=actor)
+    erase_case_matching(
+        session=session,
+        case_id=case.id,
+        report_ids=[report.id for report in reports if report.id is not None],
+    )
     for report in reports:
         assert report.id is not None
         session.execute(

@@ -22,3 +22,7 @@ class Check(SQLModel, table=True):
     fingerprint: str | None = Field(default=None, max_length=64)
     latency_ms: int | None = None
     error: str | None = Field(default=None, max_length=500)
+    # A check of one of the report's media (its image or video), not of the report's page.
+    media_item_id: int | None = Field(default=None, foreign_key="media_items.id", index=True)
+    # How many bank hashes the content matched ("still the same content" if the page changed).
+    matches: int = 0

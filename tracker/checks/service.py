@@ -26,6 +26,8 @@ REMOVED = "removed"
 LIVE = "live"
 #: The check reason of a fetch the outbound guard refused.
 DESTINATION_REFUSED = "destination_refused"
+#: The check reason when the page is gone but media it linked still serve.
+LINKED_MEDIA_LIVE = "linked media still live"
 
 
 def _capped_by_deadline(report: Report, when: datetime, now: datetime) -> datetime:
@@ -57,15 +59,19 @@ def record_check(
     latency_ms: int | None,
     error: str | None,
     headers: dict[str, str] | None = None,
+    media_live: bool = False,
 ) -> Check | None:
     """Store one check and move the report accordingly; None if the report is gone or closed.
 
     The first live check of a report, and every check that moves it, leaves a capture record
-    as evidence (``headers``: the response's, of which a few are kept).
+    as evidence (``headers``: the response's, of which a few are kept). ``media_live``: an image
+    or video the page links still serves, so a page that is gone does not count as removed.
     """
     report = session.get(Report, report_id)
     if report is None or report.state == ReportState.CLOSED:
         return None
+    if verdict == REMOVED and media_live:
+        verdict, reason = LIVE, f"{LINKED_MEDIA_LIVE} (page: {reason})"
     state_before = report.state
     # A report whose last verdict was live has had a live check: the common re-check of a
     # live page asks the database nothing more.

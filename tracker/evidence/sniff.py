@@ -96,3 +96,9 @@ def sniff(head: bytes, *, is_complete: bool) -> FileType | None:
     if _MESSAGE_HEADERS.match(text.encode()[:200]):
         return MESSAGE
     return TEXT
+
+
+def sniff_media(head: bytes) -> FileType | None:
+    """The image or video type these leading bytes show, or None for anything else."""
+    found = _binary(head)
+    return found if found is not None and found.is_media else None

@@ -16,6 +16,7 @@ class NotificationKind(enum.StrEnum):
     REMOVED = "removed"
     REAPPEARED = "reappeared"
     EXHAUSTED = "exhausted"
+    REUPLOAD_FOUND = "reupload_found"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -24,8 +24,8 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from platform_adapters.base import CAPTURED_HEADERS, FetchedPage, Verdict
+from tracker.matching.hashing import MediaHashes, NotMedia, hash_media, media_kind
 from workers.recheck.classify import classify_page
 from workers.recheck.fingerprint import content_fingerprint
 from workers.recheck.guard import (
@@ -42,6 +43,7 @@ from workers.recheck.guard import (
     ResolutionFailed,
     Resolver,
 )
+from workers.recheck.linked import linked_media
 from workers.recheck.politeness import HostDeferred, Politeness, PolitenessConfig, PoliteTransport
 from workers.recheck.transport import FastTransport
 
@@ -72,6 +74,27 @@ class CheckOutcome:
     error: str | None
     #: A few response headers for the evidence capture record (none carries content).
     headers: dict[str, str] | None = None
+    #: ``image`` or ``video`` when the URL served media (MediaOptions on), else None.
+    media_kind: str | None = None
+    #: The hashes, computed in memory (None if unchanged since ``validator``, or undecodable).
+    media: MediaHashes | None = None
+    #: ETag or Last-Modified + length: the media is unchanged while this is.
+    validator: str | None = None
+    #: Media URLs a live HTML page links (og:image, <video>, ...), with MediaOptions.find_linked.
+    linked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """How a batch treats images and videos: read them whole (up to ``limit``) and hash them."""
+
+    limit: int
+    seconds: float = 20.0
+    #: key -> the validator of what was hashed last time: unchanged media is not read again.
+    validators: Mapping[int, str] = field(default_factory=dict)
+    find_linked: bool = False
+    #: At most this many media bodies are read and hashed at once (memory and cores).
+    at_once: int = 2
 
 
 def build_client(
@@ -329,6 +352,7 @@ async def check_batch(
     deadline_seconds: float | None = None,
     max_concurrency: int = 100,
     retries: int = 0,
+    media: MediaOptions | None = None,
 ) -> list[CheckOutcome]:
     """Check every (report id, URL, platform rule) concurrently; outcomes in input order.
 
@@ -345,6 +369,7 @@ async def check_batch(
         queues.setdefault(_host_of(url), deque()).append((index, 0))
     outcomes: list[CheckOutcome | None] = [None] * len(items)
     everyone = asyncio.Semaphore(max_concurrency)
+    hashing = _Hashing(media, asyncio.Semaphore(media.at_once)) if media is not None else None
 
     async def work(queue: deque[tuple[int, int]]) -> None:
         while queue:
@@ -358,6 +383,7 @@ async def check_batch(
                     client=client,
                     body_limit=body_limit,
                     deadline_seconds=deadline_seconds,
+                    hashing=hashing,
                 )
             if attempt < retries and _is_worth_retrying(outcome):
                 queue.append((index, attempt + 1))
@@ -402,6 +428,7 @@ async def _check_one(
     client: httpx.AsyncClient,
     body_limit: int,
     deadline_seconds: float,
+    hashing: _Hashing | None = None,
 ) -> CheckOutcome:
     """Check one URL; every failure becomes an outcome."""
     fetcher: Fetcher | None = getattr(client, "fetcher", None)
@@ -412,6 +439,7 @@ async def _check_one(
     fingerprint: str | None = None
     error: str | None = None
     kept: dict[str, str] | None = None
+    found: _Media | None = None
     try:
         # The overall deadline, as asyncio.timeout(deadline_seconds) but with one timer and no
         # context-manager object (asyncio.timeout was ~5 % of a check's CPU time on loopback).
@@ -428,14 +456,20 @@ async def _check_one(
                 try:
                     status, final_url = response.status_code, str(response.request.url)
                     headers = _header_dict(response.headers)
-                    prefix = await _read_prefix(response, headers, body_limit)
+                    reader = _BodyReader(response, headers)
+                    prefix = await reader.read(body_limit)
+                    if hashing is not None:
+                        found = await hashing.media(key, status, headers, prefix, reader)
                 finally:
                     await response.stream.aclose()  # type: ignore[union-attr]
             else:
                 async with client.stream("GET", url) as response:
                     status, final_url = response.status_code, str(response.url)
                     headers = _header_dict(response.headers)
-                    prefix = await _read_prefix(response, headers, body_limit)
+                    reader = _BodyReader(response, headers)
+                    prefix = await reader.read(body_limit)
+                    if hashing is not None:
+                        found = await hashing.media(key, status, headers, prefix, reader)
         except BaseException as failure:
             # Our timer cancelled the task (and nobody else did): the deadline passed.
             if expired and task.uncancel() <= cancelling:
@@ -456,6 +490,14 @@ async def _check_one(
             body_prefix=text,
         )
         verdict, reason = _classify(page, rule)
+        if (
+            hashing is not None
+            and hashing.options.find_linked
+            and found is None
+            and verdict == Verdict.LIVE
+            and "html" in headers.get("content-type", "")
+        ):
+            found = _Media(linked=tuple(linked_media(text.encode(), final_url or url)))
     except Exception as failure:  # One URL's failure must not fail the batch.
         verdict, reason = _failure_verdict(failure)
         error = f"{type(failure).__name__}: {str(failure)[:200]}"
@@ -472,7 +514,69 @@ async def _check_one(
         latency_ms=latency_ms,
         error=error,
         headers=kept,
+        media_kind=found.kind if found else None,
+        media=found.hashes if found else None,
+        validator=found.validator if found else None,
+        linked=found.linked if found else (),
     )
+
+
+@dataclass(frozen=True)
+class _Media:
+    kind: str | None = None
+    hashes: MediaHashes | None = None
+    validator: str | None = None
+    linked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Hashing:
+    options: MediaOptions
+    slots: asyncio.Semaphore
+
+    async def media(
+        self,
+        key: int,
+        status: int,
+        headers: dict[str, str],
+        prefix: bytes,
+        reader: _BodyReader,
+    ) -> _Media | None:
+        """Read the rest of an image or video and hash it in a thread; the bytes are dropped."""
+        content_type = headers.get("content-type", "")
+        kind = media_kind(prefix[:64], content_type) if 200 <= status < 300 else None
+        if kind is None:
+            return None
+        validator = _validator(headers)
+        if validator is not None and self.options.validators.get(key) == validator:
+            return _Media(kind=kind, validator=validator)  # unchanged: its hashes stand
+        async with self.slots:
+            body = prefix + await reader.read(self.options.limit - len(prefix))
+            truncated = len(body) >= self.options.limit
+            try:
+                hashes = await asyncio.to_thread(
+                    hash_media,
+                    body,
+                    content_type,
+                    seconds=self.options.seconds,
+                    truncated=truncated,
+                )
+            except NotMedia:
+                hashes = None
+            finally:
+                del body  # The bytes served their purpose; keep nothing of the content.
+        return _Media(kind=kind, hashes=hashes, validator=validator)
+
+
+def _validator(headers: dict[str, str]) -> str | None:
+    """What tells an unchanged file: its strong ETag, else Last-Modified and length."""
+    etag = headers.get("etag", "").strip()
+    if etag and not etag.startswith("W/"):
+        return f"etag:{etag}"[:200]
+    modified, length = headers.get("last-modified"), headers.get("content-length")
+    if modified and length:
+        return f"lm:{modified};{length}"[:200]
+    return None
 
 
 def _expire_deadline(task: asyncio.Task[object], expired: list[bool]) -> None:
@@ -504,28 +608,56 @@ def _header_dict(headers: httpx.Headers) -> dict[str, str]:
     return merged
 
 
-async def _read_prefix(response: httpx.Response, headers: dict[str, str], body_limit: int) -> bytes:
-    """At most ``body_limit`` bytes of the body, decompressed with bounded memory."""
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decompressor = None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        # wbits 47 accepts gzip and zlib headers; a raw-deflate body fails like a bad body would.
-        decompressor = zlib.decompressobj(wbits=47)
-    elif encoding not in ("", "identity"):
-        return b""  # An encoding we did not ask for: classify on status and headers alone.
-    collected = bytearray()
-    raw_read = 0
-    # The transport's stream as is (httpx's aiter_raw adds two wrappers); closed by the caller.
-    async for chunk in response.stream:  # type: ignore[union-attr]
-        raw_read += len(chunk)
-        if decompressor is None:
-            collected += chunk[: body_limit - len(collected)]
-        else:
-            # max_length bounds the output, so a decompression bomb cannot exhaust memory.
-            collected += decompressor.decompress(chunk, body_limit - len(collected))
-        if len(collected) >= body_limit or raw_read >= 2 * body_limit:
-            break
-    return bytes(collected)
+class _BodyReader:
+    """Reads the body in steps, decompressed with bounded memory; the caller closes the stream."""
+
+    __slots__ = ("_chunks", "_decompressor", "_raw_read", "_skip", "_done", "_leftover")
+
+    def __init__(self, response: httpx.Response, headers: dict[str, str]) -> None:
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        self._decompressor = None
+        self._skip = False
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            # wbits 47 accepts gzip and zlib headers; a raw-deflate body fails like a bad body.
+            self._decompressor = zlib.decompressobj(wbits=47)
+        elif encoding not in ("", "identity"):
+            self._skip = True  # An encoding we did not ask for: status and headers alone.
+        # The transport's stream as is (httpx's aiter_raw adds two wrappers).
+        self._chunks = response.stream.__aiter__()  # type: ignore[union-attr]
+        self._raw_read = 0
+        self._done = False
+        self._leftover = b""  # read from the wire but past the last limit (not decompressed)
+
+    async def read(self, limit: int) -> bytes:
+        """At most ``limit`` more bytes of the body (fewer at its end)."""
+        if self._skip or limit <= 0:
+            return b""
+        collected = bytearray()
+        raw_limit = self._raw_read + 2 * limit
+        decompressor = self._decompressor
+        while len(collected) < limit:
+            if self._leftover:
+                chunk, self._leftover = self._leftover, b""
+            elif self._done:
+                break
+            else:
+                try:
+                    chunk = await self._chunks.__anext__()
+                except StopAsyncIteration:
+                    self._done = True
+                    break
+                self._raw_read += len(chunk)
+            room = limit - len(collected)
+            if decompressor is None:
+                collected += chunk[:room]
+                self._leftover = chunk[room:]
+            else:
+                # max_length bounds the output, so a decompression bomb cannot exhaust memory.
+                collected += decompressor.decompress(chunk, room)
+                self._leftover = decompressor.unconsumed_tail
+            if self._raw_read >= raw_limit:
+                break
+        return bytes(collected)
 
 
 def _charset(content_type: str) -> str:

@@ -1,0 +1,167 @@
+"""Hashes of an image or a video, computed in memory; the caller drops the bytes at once.
+
+- Images: PDQ (Meta's algorithm, via the ``pdqhash`` binding) with its quality, after Pillow
+  decodes the picture (JPEG at reduced size with ``draft``) and scales it to at most 512 pixels a
+  side, as the reference PDQ tool does; plus the MD5 and SHA-256 of the file.
+- Videos: vPDQ, the PDQ of one frame a second (PyAV decodes from memory; FFmpeg is in its
+  wheel), consecutive identical frames dropped, each with its time and quality; plus the file's
+  MD5 and SHA-256 (StopNCII and NCMEC lists carry MD5 for video).
+
+Bounded: the caller reads at most a byte limit; decoding stops at a pixel limit (decompression
+bombs) and at a time limit, after which a video's hash holds the frames read so far
+(``truncated``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pdqhash
+from PIL import Image, ImageOps
+
+from tracker.evidence.sniff import sniff_media
+from tracker.matching.signals import Frame, SignalType, format_vpdq
+
+#: Pictures and frames with more pixels than this are not decoded.
+MAX_PIXELS = 40_000_000
+#: PDQ is computed on a picture scaled to at most this many pixels a side.
+PDQ_SIDE = 512
+#: vPDQ samples one frame every this many seconds (HMA's default).
+SECONDS_PER_FRAME = 1.0
+
+IMAGE = "image"
+VIDEO = "video"
+
+
+class NotMedia(ValueError):
+    """The bytes are not an image or a video this module can decode."""
+
+
+@dataclass
+class MediaHashes:
+    """What matching needs of one image or video; never the bytes."""
+
+    kind: str
+    size: int
+    md5: str
+    sha256: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    frames: list[Frame] = field(default_factory=list)
+    truncated: bool = False
+
+    def signals(self) -> list[tuple[SignalType, str]]:
+        """The signals to compare with a bank (and to put in one)."""
+        md5 = SignalType.VIDEO_MD5 if self.kind == VIDEO else SignalType.PHOTO_MD5
+        found = [(md5, self.md5), (SignalType.SHA256, self.sha256)]
+        if self.pdq is not None:
+            found.append((SignalType.PDQ, self.pdq))
+        if self.frames:
+            found.append((SignalType.VPDQ, format_vpdq(self.frames)))
+        return found
+
+
+def media_kind(head: bytes, content_type: str = "") -> str | None:
+    """``image``, ``video`` or None, from the leading bytes (the header only as a hint)."""
+    sniffed = sniff_media(head)
+    if sniffed is not None:
+        return IMAGE if sniffed.media_type.startswith("image/") else VIDEO
+    declared = content_type.split(";", 1)[0].strip().lower()
+    if declared.startswith("video/"):
+        return VIDEO  # a container sniff_media does not know (FFmpeg will decide)
+    return None
+
+
+def hash_media(
+    data: bytes, content_type: str = "", *, seconds: float = 20.0, truncated: bool = False
+) -> MediaHashes:
+    """Hash an image or a video held in memory; NotMedia if it is neither (or undecodable).
+
+    ``truncated``: the caller stopped reading at its byte limit, so the exact hashes are of a
+    prefix and will not equal a bank's; the perceptual ones still decode what is there.
+    """
+    kind = media_kind(data[:64], content_type)
+    if kind is None:
+        raise NotMedia("not an image or a video")
+    hashes = MediaHashes(
+        kind=kind,
+        size=len(data),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        truncated=truncated,
+    )
+    if kind == IMAGE:
+        hashes.pdq, hashes.pdq_quality = image_pdq(data)
+    else:
+        hashes.frames, stopped = video_frames(data, deadline=time.monotonic() + seconds)
+        hashes.truncated = hashes.truncated or stopped
+        if not hashes.frames:
+            raise NotMedia("no video frame could be decoded")
+    return hashes
+
+
+def pdq_of_array(pixels: np.ndarray) -> tuple[str, int]:
+    """PDQ hex and quality of an RGB array (height x width x 3, uint8)."""
+    bits, quality = pdqhash.compute(pixels)
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
+
+
+def image_pdq(data: bytes) -> tuple[str, int]:
+    """PDQ of an encoded picture (the first frame of an animated one)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS or width < 1 or height < 1:
+                raise NotMedia("the picture is too large to decode")
+            image.draft("RGB", (PDQ_SIDE, PDQ_SIDE))
+            picture = ImageOps.exif_transpose(image).convert("RGB")
+    except NotMedia:
+        raise
+    except Exception as failure:  # Any undecodable or hostile picture.
+        raise NotMedia("the picture cannot be decoded") from failure
+    picture.thumbnail((PDQ_SIDE, PDQ_SIDE), Image.Resampling.BILINEAR)
+    return pdq_of_array(np.asarray(picture))
+
+
+def video_frames(data: bytes, *, deadline: float) -> tuple[list[Frame], bool]:
+    """vPDQ frames of a video; True as well if the time limit stopped decoding early."""
+    import av  # PyAV: imported here so the API process pays for FFmpeg only when hashing video
+
+    frames: list[Frame] = []
+    next_at = 0.0
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                return [], False
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if (stream.width or 0) * (stream.height or 0) > MAX_PIXELS:
+                return [], False
+            for decoded in container.decode(stream):
+                if time.monotonic() > deadline:
+                    return frames, True
+                at = decoded.time if decoded.time is not None else next_at
+                if at + 1e-6 < next_at:
+                    continue
+                next_at = (int(at / SECONDS_PER_FRAME) + 1) * SECONDS_PER_FRAME
+                width, height = _fit(decoded.width, decoded.height)
+                pixels = decoded.to_ndarray(format="rgb24", width=width, height=height)
+                pdq, quality = pdq_of_array(pixels)
+                if frames and frames[-1].pdq == pdq:
+                    continue  # a still scene: one frame stands for it
+                frames.append(Frame(pdq, quality, round(max(at, 0.0), 3)))
+                if len(frames) >= 3600:
+                    return frames, True
+    except (av.error.FFmpegError, ValueError, OSError, EOFError):
+        # A truncated or damaged file: what decoded so far still counts.
+        return frames, bool(frames)
+    return frames, False
+
+
+def _fit(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, PDQ_SIDE / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
