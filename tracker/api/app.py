@@ -20,6 +20,8 @@ from tracker.evidence.views import router as evidence_router
 from tracker.evidence.views import upload_limits as evidence_upload_limits
 from tracker.exports.views import router as exports_router
 from tracker.filings.views import router as filings_router
+from tracker.matching.views import router as matching_router
+from tracker.matching.views import upload_limits as bank_upload_limits
 from tracker.notifications.views import router as notifications_router
 from tracker.organisations.views import router as users_router
 from tracker.policies.views import router as policies_router
@@ -69,6 +71,7 @@ def create_app(database: Database) -> FastAPI:
         status_links_router,
         exports_router,
         withdrawal_router,
+        matching_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -81,7 +84,11 @@ def create_app(database: Database) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.request_body_limit_bytes,
-        limits_by_prefix={**UPLOAD_LIMITS, **evidence_upload_limits(settings)},
+        limits_by_prefix={
+            **UPLOAD_LIMITS,
+            **evidence_upload_limits(settings),
+            **bank_upload_limits(settings),
+        },
     )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -268,6 +268,7 @@ def erase_case_matching(*, session: Session, case_id: int, report_ids: Sequence[
         for item in items:
             item.url = f"erased:media-{item.id}"
             item.validator = item.md5 = item.sha256 = item.pdq = item.vpdq = None
+            item.pdq_mirror = None
             session.add(item)
         session.execute(
             update(Check)

@@ -51,6 +51,8 @@ class MediaHashes:
     sha256: str
     pdq: str | None = None
     pdq_quality: int | None = None
+    #: The PDQ of the picture mirrored left to right: looked up too, never banked or exported.
+    pdq_mirror: str | None = None
     frames: list[Frame] = field(default_factory=list)
     truncated: bool = False
 
@@ -95,7 +97,7 @@ def hash_media(
         truncated=truncated,
     )
     if kind == IMAGE:
-        hashes.pdq, hashes.pdq_quality = image_pdq(data)
+        hashes.pdq, hashes.pdq_quality, hashes.pdq_mirror = image_pdq(data)
     else:
         hashes.frames, stopped = video_frames(data, deadline=time.monotonic() + seconds)
         hashes.truncated = hashes.truncated or stopped
@@ -104,14 +106,58 @@ def hash_media(
     return hashes
 
 
+#: Edge rows and columns within this many levels of the corner's colour are a border.
+BORDER_TOLERANCE = 12
+#: A border is trimmed only if the picture keeps at least this share of each side.
+BORDER_KEEP = 0.5
+
+
+def trim_border(pixels: np.ndarray) -> np.ndarray:
+    """The picture without a solid-colour frame or letterbox around it.
+
+    A border added on re-upload moves every PDQ bit (the hash sees a smaller picture in a
+    frame); hashing both sides without it makes the frame harmless.
+    """
+    height, width = pixels.shape[:2]
+    if height < 8 or width < 8:
+        return pixels
+    corner = pixels[0, 0].astype(np.int16)
+    plain = np.abs(pixels.astype(np.int16) - corner).max(axis=2) <= BORDER_TOLERANCE
+    plain_rows, plain_columns = plain.all(axis=1), plain.all(axis=0)
+    top = int(np.argmin(plain_rows)) if not plain_rows.all() else height
+    bottom = int(np.argmin(plain_rows[::-1]))
+    left = int(np.argmin(plain_columns)) if not plain_columns.all() else width
+    right = int(np.argmin(plain_columns[::-1]))
+    kept_height, kept_width = height - top - bottom, width - left - right
+    if not (top or bottom or left or right):
+        return pixels
+    if kept_height < height * BORDER_KEEP or kept_width < width * BORDER_KEEP:
+        return pixels
+    return pixels[top : height - bottom, left : width - right]
+
+
+#: Where compute_dihedral puts the left-right mirror among its eight orientations.
+_MIRROR = 5
+
+
+def _hex(bits: np.ndarray) -> str:
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
 def pdq_of_array(pixels: np.ndarray) -> tuple[str, int]:
-    """PDQ hex and quality of an RGB array (height x width x 3, uint8)."""
-    bits, quality = pdqhash.compute(pixels)
-    return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
+    """PDQ hex and quality of an RGB array (height x width x 3, uint8), its border trimmed."""
+    bits, quality = pdqhash.compute(np.ascontiguousarray(trim_border(pixels)))
+    return _hex(bits), int(quality)
 
 
-def image_pdq(data: bytes) -> tuple[str, int]:
-    """PDQ of an encoded picture (the first frame of an animated one)."""
+def pdq_and_mirror(pixels: np.ndarray) -> tuple[str, int, str]:
+    """PDQ, quality and the PDQ of the mirrored picture, from one transform (PDQ's dihedral)."""
+    orientations, quality = pdqhash.compute_dihedral(np.ascontiguousarray(trim_border(pixels)))
+    return _hex(orientations[0]), int(quality), _hex(orientations[_MIRROR])
+
+
+def image_pdq(data: bytes) -> tuple[str, int, str]:
+    """PDQ, quality and mirrored PDQ of an encoded picture (an animation's first frame)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -124,7 +170,7 @@ def image_pdq(data: bytes) -> tuple[str, int]:
     except Exception as failure:  # Any undecodable or hostile picture.
         raise NotMedia("the picture cannot be decoded") from failure
     picture.thumbnail((PDQ_SIDE, PDQ_SIDE), Image.Resampling.BILINEAR)
-    return pdq_of_array(np.asarray(picture))
+    return pdq_and_mirror(np.asarray(picture))
 
 
 def video_frames(data: bytes, *, deadline: float) -> tuple[list[Frame], bool]:

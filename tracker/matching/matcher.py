@@ -80,26 +80,29 @@ def build_index(
     return index
 
 
-_cache: dict[int, tuple[tuple[int, int, int, float], BankIndex]] = {}
+_cache: dict[tuple[str, int], tuple[tuple[object, ...], BankIndex]] = {}
 _cache_lock = threading.Lock()
 
 
 def organisation_index(*, session: Session, organisation_id: int) -> BankIndex:
-    """The organisation's bank index, rebuilt only when its banks changed."""
+    """The organisation's bank index, rebuilt only when its banks changed (an entry added or
+    removed changes the count, the newest id or the newest creation time)."""
     settings = get_settings()
-    count, newest = session.exec(
-        select(func.count(), func.max(BankEntry.id)).where(
+    count, newest, latest = session.exec(
+        select(func.count(), func.max(BankEntry.id), func.max(BankEntry.created_at)).where(
             BankEntry.organisation_id == organisation_id
         )
     ).one()
     generation = (
         int(count),
         int(newest or 0),
+        str(latest),
         settings.matching_pdq_threshold,
         settings.matching_vpdq_share,
     )
+    key = (str(session.get_bind().engine.url), organisation_id)
     with _cache_lock:
-        cached = _cache.get(organisation_id)
+        cached = _cache.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
     rows = session.exec(
@@ -113,7 +116,7 @@ def organisation_index(*, session: Session, organisation_id: int) -> BankIndex:
         settings.matching_vpdq_share,
     )
     with _cache_lock:
-        _cache[organisation_id] = (generation, index)
+        _cache[key] = (generation, index)
     return index
 
 
@@ -124,6 +127,7 @@ def lookup(
     sha256: str | None = None,
     pdq: str | None = None,
     pdq_quality: int | None = None,
+    pdq_mirror: str | None = None,
     frames: list[Frame] | None = None,
 ) -> list[Hit]:
     """Every bank entry the hashes match, best first per entry."""
@@ -139,7 +143,9 @@ def lookup(
                 keep(Hit(entry_id, index.case_of[entry_id], kind, distance=0))
     # A flat or featureless picture says nothing: PDQ's quality screens it out.
     if pdq and (pdq_quality is None or pdq_quality >= VPDQ_QUALITY_THRESHOLD):
-        for entry_id, distance in index.pdq.query(pdq):
+        # The picture as it is, then mirrored (a flip is a common re-upload alteration).
+        found = index.pdq.query(pdq) + (index.pdq.query(pdq_mirror) if pdq_mirror else [])
+        for entry_id, distance in sorted(found, key=lambda hit: hit[1]):
             keep(Hit(entry_id, index.case_of[entry_id], SignalType.PDQ, distance=distance))
     if frames:
         for video in index.vpdq.query(frames):
@@ -236,6 +242,7 @@ def match_and_record(
     sha256: str | None = None,
     pdq: str | None = None,
     pdq_quality: int | None = None,
+    pdq_mirror: str | None = None,
     frames: list[Frame] | None = None,
 ) -> int:
     """Look the hashes up in the organisation's banks and record the matches; how many hit."""

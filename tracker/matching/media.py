@@ -76,7 +76,7 @@ def page_item(*, session: Session, report: Report) -> MediaItem:
 def store_hashes(item: MediaItem, hashes: MediaHashes, at: datetime) -> None:
     item.kind = hashes.kind
     item.md5, item.sha256 = hashes.md5, hashes.sha256
-    item.pdq, item.pdq_quality = hashes.pdq, hashes.pdq_quality
+    item.pdq, item.pdq_quality, item.pdq_mirror = hashes.pdq, hashes.pdq_quality, hashes.pdq_mirror
     item.vpdq = format_vpdq(hashes.frames) if hashes.frames else None
     item.truncated = hashes.truncated
     item.hashed_at = at
@@ -95,6 +95,7 @@ def match_item(*, session: Session, report: Report, item: MediaItem, check: Chec
         sha256=None if item.truncated else item.sha256,
         pdq=item.pdq,
         pdq_quality=item.pdq_quality,
+        pdq_mirror=item.pdq_mirror,
         frames=parse_vpdq(item.vpdq) if item.vpdq else None,
     )
 

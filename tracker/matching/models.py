@@ -57,6 +57,7 @@ class MediaItem(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     pdq: str | None = Field(default=None, max_length=64)
     pdq_quality: int | None = None
+    pdq_mirror: str | None = Field(default=None, max_length=64)
     vpdq: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The hashes are of a prefix (byte limit) or of the first part of a video (time limit).
     truncated: bool = False

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("pdq", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("pdq_quality", sa.Integer(), nullable=True),
+        sa.Column("pdq_mirror", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("vpdq", sa.Text(), nullable=True),
         sa.Column("truncated", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
