@@ -44,6 +44,13 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/organisation/webhook"): {"url": None},
     ("POST", "/api/v1/cases/{case_id}/status-links"): {"language": "en", "show_platforms": True},
     ("POST", "/api/v1/cases/{case_id}/withdraw"): {"confirm": True},
+    ("POST", "/api/v1/cases/{case_id}/hash-bank"): {
+        "entries": [{"signal_type": "pdq", "value": "c" * 64, "label": "HIJACK"}]
+    },
+    ("POST", "/api/v1/cases/{case_id}/hash-bank/import"): {
+        "format": "te",
+        "content": "pdq " + "d" * 64 + "\n",
+    },
     ("PUT", "/api/v1/channel-credentials/{adapter}"): {
         "values": {
             "client_id": "other",
@@ -64,6 +71,8 @@ OBJECT_PARAMS = {
     "alert_id",
     "evidence_id",
     "status_link_id",
+    "entry_id",
+    "match_id",
 }
 NAME_PARAMS = {"platform": "x", "adapter": "reddit"}
 
@@ -136,6 +145,29 @@ class World:
         )
         assert link.status_code == 201, link.text
         self.status_link_id = link.json()["id"]
+        # A hash in the case's bank, and a re-upload alert: the report matched the bank of
+        # Alice's other case.
+        other_case = new_case(client, self.people, who="alice", label=f"{LABEL} 2")
+        banked = client.post(
+            f"/api/v1/cases/{other_case}/hash-bank",
+            json={"entries": [{"signal_type": "pdq", "value": "e" * 64, "label": "photo"}]},
+            headers=auth("alice"),
+        )
+        assert banked.status_code == 201, banked.text
+        self.entry_id = banked.json()[0]["id"]
+        with db.transaction() as session:
+            from tracker.matching.matcher import Hit, record_matches
+            from tracker.reports.models import Report
+
+            [match] = record_matches(
+                session=session,
+                report=session.get(Report, self.report_ids[0]),
+                hits=[Hit(self.entry_id, other_case, "pdq", distance=3)],
+                check_id=None,
+                media_item_id=None,
+            )
+            self.match_id = match.id
+        self.other_case = other_case
 
     def people_organisation(self, session: Any, who: str) -> int:
         from tracker.organisations.models import User
@@ -153,6 +185,8 @@ class World:
             "alert_id": self.alert_ids[0],
             "evidence_id": self.evidence_id,
             "status_link_id": self.status_link_id,
+            "entry_id": self.entry_id,
+            "match_id": self.match_id,
             **NAME_PARAMS,
         }
 
@@ -293,6 +327,10 @@ def test_alices_own_readers_do_see_it(client, world):
     assert [item["id"] for item in filings["items"]] == [world.filing_id]
     assert filings["items"][0]["status"] == FilingStatus.AWAITING_MANUAL
     notifications = client.get("/api/v1/notifications", headers=auth("alice")).json()
-    assert notifications["total"] == 1
+    assert notifications["total"] == 2  # the reminder and the re-upload found
+    alerts = client.get("/api/v1/reupload-alerts", headers=auth("alice")).json()
+    assert [alert["id"] for alert in alerts] == [world.match_id]
+    bank = client.get(f"/api/v1/cases/{world.other_case}/hash-bank", headers=auth("alice"))
+    assert [entry["id"] for entry in bank.json()] == [world.entry_id]
     bob = client.get(f"/api/v1/users/{world.people.ids['bob']}", headers=auth("admin"))
     assert bob.status_code == 200

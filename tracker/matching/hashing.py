@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pdqhash
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from tracker.evidence.sniff import sniff_media
 from tracker.matching.signals import Frame, SignalType, format_vpdq
@@ -97,7 +98,7 @@ def hash_media(
         truncated=truncated,
     )
     if kind == IMAGE:
-        hashes.pdq, hashes.pdq_quality, hashes.pdq_mirror = image_pdq(data)
+        hashes.pdq, hashes.pdq_quality, hashes.pdq_mirror = image_pdq(data, truncated=truncated)
     else:
         hashes.frames, stopped = video_frames(data, deadline=time.monotonic() + seconds)
         hashes.truncated = hashes.truncated or stopped
@@ -156,14 +157,19 @@ def pdq_and_mirror(pixels: np.ndarray) -> tuple[str, int, str]:
     return _hex(orientations[0]), int(quality), _hex(orientations[_MIRROR])
 
 
-def image_pdq(data: bytes) -> tuple[str, int, str]:
-    """PDQ, quality and mirrored PDQ of an encoded picture (an animation's first frame)."""
+def image_pdq(data: bytes, *, truncated: bool = False) -> tuple[str, int, str]:
+    """PDQ, quality and mirrored PDQ of an encoded picture (an animation's first frame).
+
+    ``truncated``: the bytes stop at the read limit; the picture is decoded as far as it goes.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_PIXELS or width < 1 or height < 1:
                 raise NotMedia("the picture is too large to decode")
             image.draft("RGB", (PDQ_SIDE, PDQ_SIDE))
+            if truncated:
+                _load_truncated(image)
             picture = ImageOps.exif_transpose(image).convert("RGB")
     except NotMedia:
         raise
@@ -171,6 +177,20 @@ def image_pdq(data: bytes) -> tuple[str, int, str]:
         raise NotMedia("the picture cannot be decoded") from failure
     picture.thumbnail((PDQ_SIDE, PDQ_SIDE), Image.Resampling.BILINEAR)
     return pdq_and_mirror(np.asarray(picture))
+
+
+_truncated_lock = threading.Lock()
+
+
+def _load_truncated(image: Image.Image) -> None:
+    # Pillow's switch is global: set it only around this load (another picture decoded at the
+    # same moment is complete, so the switch changes nothing for it).
+    with _truncated_lock:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def video_frames(data: bytes, *, deadline: float) -> tuple[list[Frame], bool]:
