@@ -5,7 +5,11 @@ COPY pyproject.toml README.md ./
 COPY tracker ./tracker
 COPY workers ./workers
 COPY platform_adapters ./platform_adapters
-RUN pip install . && useradd --system --uid 10001 tracker
+# pdqhash (PDQ for content matching) is built from its source: a compiler for the build only.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ \
+    && pip install . \
+    && apt-get purge -y g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 tracker
 USER tracker
 EXPOSE 8000
 CMD ["tracker", "serve", "--host", "0.0.0.0"]
