@@ -481,6 +481,10 @@ async def _check_one(
         kept = {name: headers[name] for name in CAPTURED_HEADERS if name in headers}
         text = prefix.decode(_charset(headers.get("content-type", "")), errors="replace")
         fingerprint = content_fingerprint(prefix, headers.get("content-type", ""))
+        linked: list[str] = []
+        if hashing is not None and hashing.options.find_linked and found is None:
+            if "html" in headers.get("content-type", ""):
+                linked = linked_media(prefix, final_url or url)
         del prefix  # The bytes served their purpose; keep nothing of the content.
         page = FetchedPage(
             url=url,
@@ -490,14 +494,8 @@ async def _check_one(
             body_prefix=text,
         )
         verdict, reason = _classify(page, rule)
-        if (
-            hashing is not None
-            and hashing.options.find_linked
-            and found is None
-            and verdict == Verdict.LIVE
-            and "html" in headers.get("content-type", "")
-        ):
-            found = _Media(linked=tuple(linked_media(text.encode(), final_url or url)))
+        if linked and verdict == Verdict.LIVE:
+            found = _Media(linked=tuple(linked))
     except Exception as failure:  # One URL's failure must not fail the batch.
         verdict, reason = _failure_verdict(failure)
         error = f"{type(failure).__name__}: {str(failure)[:200]}"
