@@ -22,7 +22,8 @@ from tracker.cases.models import Case
 from tracker.cases.service import require_case
 from tracker.checks.models import Check
 from tracker.errors import Invalid, NotFound
-from tracker.evidence.service import MINOR_MEDIA_REFUSED, EvidenceTooLarge
+from tracker.evidence.models import Evidence
+from tracker.evidence.service import MINOR_MEDIA_REFUSED, EvidenceTooLarge, store_upload
 from tracker.matching.hashing import NotMedia, hash_media
 from tracker.matching.models import BankEntry, ContentMatch, MediaItem
 from tracker.matching.signals import SignalError, SignalType, normalise, parse_signal_type
@@ -36,6 +37,15 @@ MAX_SIGNALS_AT_ONCE = 5000
 UPLOAD = "upload"
 PASTED = "pasted"
 IMPORTED = "imported"
+
+
+@dataclass(frozen=True, slots=True)
+class BankUpload:
+    """What an upload added: the bank's new entries and, if kept, the evidence record (whose
+    stored file the caller discards should its commit fail)."""
+
+    entries: list[BankEntry]
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +186,7 @@ def add_upload(
     source: BinaryIO,
     label: str | None = None,
     keep_as_evidence: bool = False,
-) -> list[BankEntry]:
+) -> BankUpload:
     """Hash an image or video in memory and bank its hashes; the bytes are dropped.
 
     With ``keep_as_evidence`` the same file is also stored as evidence (sealed with the case key)
@@ -199,14 +209,13 @@ def add_upload(
         del data  # The bytes served their purpose; keep nothing of the content.
     signals = [NewSignal(kind.value, value, label) for kind, value in hashes.signals()]
     added = _insert(session, principal, case, signals, UPLOAD, quality=hashes.pdq_quality)
-    if keep_as_evidence:
-        from tracker.evidence.service import store_upload
-
-        source.seek(0)
-        store_upload(
-            session=session, principal=principal, case_id=case_id, source=source, description=label
-        )
-    return added
+    if not keep_as_evidence:
+        return BankUpload(added)
+    source.seek(0)
+    evidence = store_upload(
+        session=session, principal=principal, case_id=case_id, source=source, description=label
+    )
+    return BankUpload(added, evidence)
 
 
 def list_bank(*, session: Session, principal: Principal, case_id: int) -> list[BankEntry]:

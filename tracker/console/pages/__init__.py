@@ -18,6 +18,8 @@ PAGES = (
     "users",
     "settings",
     "evidence",
+    "hash_bank",
+    "hash_bank_forms",
     "audit",
     "exports",
     "status_links",

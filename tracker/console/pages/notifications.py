@@ -29,6 +29,9 @@ KINDS = {
     NotificationKind.REMOVED: N_("Removal confirmed"),
     NotificationKind.REAPPEARED: N_("Back online after removal"),
     NotificationKind.EXHAUSTED: N_("Every step tried: a person must decide"),
+    NotificationKind.REUPLOAD_FOUND: N_(
+        "Re-upload found: the content matched another case's hash bank"
+    ),
 }
 DELIVERY_CHANNELS = {"email": N_("E-mail"), "webhook": N_("Webhook")}
 DELIVERY_STATUSES = {

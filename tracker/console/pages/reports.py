@@ -18,10 +18,15 @@ from tracker.api.deps import IdPath, SessionDep
 from tracker.console.app import redirect
 from tracker.console.context import Console, ConsoleDep, check_csrf, safe_next
 from tracker.console.i18n import N_
+from tracker.console.pages.hash_bank import SIGNAL_TYPES, visible_case
 from tracker.console.render import render
 from tracker.db import utcnow
 from tracker.errors import Conflict
 from tracker.filings.models import Filing
+from tracker.matching.alerts import report_matches
+from tracker.matching.bank import label_of
+from tracker.matching.media import LINKED, media_of
+from tracker.matching.models import BankEntry, ContentMatch, MediaItem
 from tracker.policies.service import as_policy
 from tracker.reports.clock import PauseReason, pause, resume
 from tracker.reports.lifecycle import PAUSABLE, ReportState
@@ -55,6 +60,7 @@ NOTIFICATION_KINDS = {
     "removed": N_("Removed"),
     "reappeared": N_("Back online"),
     "exhausted": N_("Every step tried"),
+    "reupload_found": N_("Re-upload found"),
 }
 DELIVERY_STATUSES = {
     "pending": N_("waiting to be sent"),
@@ -77,9 +83,21 @@ class Event:
     """One line of the timeline: when, what kind, the row, and rows that belong to it."""
 
     at: datetime
-    kind: str  # transition | filing | check | notification
+    kind: str  # transition | filing | check | match | notification
     item: Any
     children: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A bank hash the report's content matched: of its own case, or of another (a re-upload,
+    whose case is named only to those who may open it)."""
+
+    match: ContentMatch
+    own_case: bool
+    bank_case_visible: bool
+    label: str | None
+    media: MediaItem | None
 
 
 def events_of(parts: dict[str, list[Any]]) -> list[Event]:
@@ -95,11 +113,12 @@ def events_of(parts: dict[str, list[Any]]) -> list[Event]:
         Event(row.created_at, "filing", row, attempts.get(row.id, [])) for row in parts["filings"]
     ]
     events += [Event(row.checked_at, "check", row) for row in parts["checks"]]
+    events += [Event(row.match.first_seen_at, "match", row) for row in parts.get("matches", [])]
     events += [
         Event(row.created_at, "notification", row, deliveries.get(row.id, []))
         for row in parts["notifications"]
     ]
-    order = {"transition": 0, "filing": 1, "check": 2, "notification": 3}
+    order = {"transition": 0, "filing": 1, "check": 2, "match": 3, "notification": 4}
     # Same instant: the transition that caused a filing reads below it (newest first).
     return sorted(events, key=lambda event: (event.at, order[event.kind]), reverse=True)
 
@@ -111,6 +130,25 @@ def deadline_class(report: Report) -> str:
     if is_overdue(report):
         return "overdue"
     return "due-soon" if report.deadline_at - utcnow() <= DUE_SOON else ""
+
+
+def match_rows(
+    session: Session,
+    console: Console,
+    report: Report,
+    matches: list[ContentMatch],
+    media: dict[int, MediaItem],
+) -> list[MatchRow]:
+    """The report's matches for the timeline; a bank's labels only where its case is visible."""
+    rows = []
+    for match in matches:
+        own = match.bank_case_id == report.case_id
+        visible = own or visible_case(session, console, match.bank_case_id)
+        entry = session.get(BankEntry, match.bank_entry_id) if visible else None
+        label = label_of(session=session, entry=entry) if entry is not None else None
+        item = media.get(match.media_item_id) if match.media_item_id is not None else None
+        rows.append(MatchRow(match, own, visible, label, item))
+    return rows
 
 
 def report_page(
@@ -130,6 +168,10 @@ def report_page(
     steps = ladder(report, policy)
     parts = timeline(session=session, report=report)
     filings: list[Filing] = parts["filings"]
+    media = media_of(session=session, report_ids=[report_id])
+    media_by_id = {item.id: item for item in media if item.id is not None}
+    matches = report_matches(session=session, principal=console.principal, report_id=report_id)
+    parts["matches"] = match_rows(session, console, report, matches, media_by_id)
     return render(
         request,
         "reports/report.html",
@@ -158,6 +200,10 @@ def report_page(
             "attempt_outcomes": ATTEMPT_OUTCOMES,
             "notification_kinds": NOTIFICATION_KINDS,
             "delivery_statuses": DELIVERY_STATUSES,
+            "media": media,
+            "media_by_id": media_by_id,
+            "linked_role": LINKED,
+            "signal_types": SIGNAL_TYPES,
         },
         console=console,
         status_code=status_code,
