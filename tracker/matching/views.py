@@ -60,7 +60,9 @@ class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     signal_type: str = Field(max_length=16, description="pdq, vpdq, video_md5, photo_md5, sha256")
-    value: str = Field(max_length=300_000, description="The hash in its canonical text form")
+    # No schema length: a hash's length is its type's (checked by the bank; the request body
+    # limit bounds a vPDQ).
+    value: str = Field(description="The hash in its canonical text form")
     label: str | None = Field(default=None, max_length=LABEL_MAX_LENGTH)
 
 
@@ -74,7 +76,8 @@ class BankImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: BankFormat = Field(description="te (ThreatExchange signal file) or csv")
-    content: str = Field(max_length=900_000, description="The file's text")
+    # No schema length: the request body limit bounds it, the bank counts its hashes.
+    content: str = Field(description="The file's text")
 
 
 class MatchPublic(BaseModel):
