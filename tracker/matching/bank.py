@@ -24,7 +24,7 @@ from tracker.checks.models import Check
 from tracker.errors import Invalid, NotFound
 from tracker.evidence.models import Evidence
 from tracker.evidence.service import MINOR_MEDIA_REFUSED, EvidenceTooLarge, store_upload
-from tracker.matching.hashing import NotMedia, hash_media
+from tracker.matching.hashing import BANK_SECONDS_PER_FRAME, NotMedia, hash_media
 from tracker.matching.models import BankEntry, ContentMatch, MediaItem
 from tracker.matching.signals import SignalError, SignalType, normalise, parse_signal_type
 from tracker.organisations.service import Principal
@@ -200,7 +200,9 @@ def add_upload(
     settings = get_settings()
     data = read_upload(source, settings.matching_max_media_bytes)
     try:
-        hashes = hash_media(data, seconds=settings.matching_hash_seconds)
+        hashes = hash_media(
+            data, seconds=settings.matching_hash_seconds, every=BANK_SECONDS_PER_FRAME
+        )
     except NotMedia:
         raise Invalid.one(
             ("body", "file"), "upload an image or a video to hash", "bank.not_media"

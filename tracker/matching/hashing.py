@@ -25,14 +25,17 @@ import pdqhash
 from PIL import Image, ImageFile, ImageOps
 
 from tracker.evidence.sniff import sniff_media
-from tracker.matching.signals import Frame, SignalType, format_vpdq
+from tracker.matching.signals import MAX_VPDQ_FRAMES, Frame, SignalType, format_vpdq
 
 #: Pictures and frames with more pixels than this are not decoded.
 MAX_PIXELS = 40_000_000
 #: PDQ is computed on a picture scaled to at most this many pixels a side.
 PDQ_SIDE = 512
-#: vPDQ samples one frame every this many seconds (HMA's default).
+#: vPDQ samples one frame every this many seconds (HMA's default), for what a re-check reads.
 SECONDS_PER_FRAME = 1.0
+#: A bank's video is sampled five times as often: a re-upload trimmed by a fraction of a second
+#: then still lands within 0.1 s of a banked frame (BENCHMARKS.md: trim recall 0.02 -> 0.94).
+BANK_SECONDS_PER_FRAME = 0.2
 
 IMAGE = "image"
 VIDEO = "video"
@@ -80,7 +83,12 @@ def media_kind(head: bytes, content_type: str = "") -> str | None:
 
 
 def hash_media(
-    data: bytes, content_type: str = "", *, seconds: float = 20.0, truncated: bool = False
+    data: bytes,
+    content_type: str = "",
+    *,
+    seconds: float = 20.0,
+    truncated: bool = False,
+    every: float = SECONDS_PER_FRAME,
 ) -> MediaHashes:
     """Hash an image or a video held in memory; NotMedia if it is neither (or undecodable).
 
@@ -100,7 +108,9 @@ def hash_media(
     if kind == IMAGE:
         hashes.pdq, hashes.pdq_quality, hashes.pdq_mirror = image_pdq(data, truncated=truncated)
     else:
-        hashes.frames, stopped = video_frames(data, deadline=time.monotonic() + seconds)
+        hashes.frames, stopped = video_frames(
+            data, deadline=time.monotonic() + seconds, every=every
+        )
         hashes.truncated = hashes.truncated or stopped
         if not hashes.frames:
             raise NotMedia("no video frame could be decoded")
@@ -193,7 +203,9 @@ def _load_truncated(image: Image.Image) -> None:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
-def video_frames(data: bytes, *, deadline: float) -> tuple[list[Frame], bool]:
+def video_frames(
+    data: bytes, *, deadline: float, every: float = SECONDS_PER_FRAME
+) -> tuple[list[Frame], bool]:
     """vPDQ frames of a video; True as well if the time limit stopped decoding early."""
     import av  # PyAV: imported here so the API process pays for FFmpeg only when hashing video
 
@@ -207,20 +219,22 @@ def video_frames(data: bytes, *, deadline: float) -> tuple[list[Frame], bool]:
             stream.thread_type = "AUTO"
             if (stream.width or 0) * (stream.height or 0) > MAX_PIXELS:
                 return [], False
+            if container.duration:  # a long video is sampled less often, to fit the frame cap
+                every = max(every, container.duration / av.time_base / MAX_VPDQ_FRAMES)
             for decoded in container.decode(stream):
                 if time.monotonic() > deadline:
                     return frames, True
                 at = decoded.time if decoded.time is not None else next_at
                 if at + 1e-6 < next_at:
                     continue
-                next_at = (int(at / SECONDS_PER_FRAME) + 1) * SECONDS_PER_FRAME
+                next_at = (int(at / every) + 1) * every
                 width, height = _fit(decoded.width, decoded.height)
                 pixels = decoded.to_ndarray(format="rgb24", width=width, height=height)
                 pdq, quality = pdq_of_array(pixels)
                 if frames and frames[-1].pdq == pdq:
                     continue  # a still scene: one frame stands for it
                 frames.append(Frame(pdq, quality, round(max(at, 0.0), 3)))
-                if len(frames) >= 3600:
+                if len(frames) >= MAX_VPDQ_FRAMES:
                     return frames, True
     except (av.error.FFmpegError, ValueError, OSError, EOFError):
         # A truncated or damaged file: what decoded so far still counts.

@@ -61,40 +61,44 @@ class PdqIndex:
             raise ValueError("threshold is 0-255 bits")
         self.threshold = threshold
         self._flips = _flips(threshold // WORDS)
-        self._keys: list[int] = []
-        self._hexes: list[str] = []
+        # Built: keys and rows as numpy arrays; added since: hex strings, scanned until the
+        # next build (no hex string is kept once built).
+        self._keys = np.zeros(0, dtype=np.int64)
         self._rows = np.zeros((0, 4), dtype=np.uint64)
-        self._built = 0
+        self._pending_keys: list[int] = []
+        self._pending: list[str] = []
         self._sorted: list[np.ndarray] = []
         self._order: list[np.ndarray] = []
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) + len(self._pending_keys)
 
     def add(self, key: int, pdq: str) -> None:
-        self._keys.append(key)
-        self._hexes.append(pdq)
-        if len(self._hexes) - self._built > PENDING_LIMIT:
+        self._pending_keys.append(key)
+        self._pending.append(pdq)
+        if len(self._pending) > PENDING_LIMIT:
             self.build()
 
     def add_many(self, items: Iterable[tuple[int, str]]) -> None:
         for key, pdq in items:
-            self._keys.append(key)
-            self._hexes.append(pdq)
+            self._pending_keys.append(key)
+            self._pending.append(pdq)
         self.build()
 
     def build(self) -> None:
         """Index everything added so far (called by add_many and when enough is pending)."""
-        self._rows = pdq_rows(self._hexes)
-        self._built = len(self._hexes)
+        if self._pending:
+            self._rows = np.concatenate([self._rows, pdq_rows(self._pending)])
+            self._keys = np.concatenate([self._keys, np.array(self._pending_keys, dtype=np.int64)])
+            self._pending, self._pending_keys = [], []
         self._sorted, self._order = [], []
-        if self._built < SCAN_BELOW:
+        if len(self._keys) < SCAN_BELOW:
             return
         words = _words(self._rows)
         for position in range(WORDS):
-            order = np.argsort(words[:, position], kind="stable").astype(np.int64)
+            order = np.argsort(words[:, position], kind="stable").astype(np.int32)
             self._order.append(order)
-            self._sorted.append(words[order, position])
+            self._sorted.append(np.ascontiguousarray(words[order, position]))
 
     def query(self, pdq: str) -> list[tuple[int, int]]:
         """(key, distance) of every hash within the threshold, nearest first."""
@@ -102,21 +106,18 @@ class PdqIndex:
 
     def query_rows(self, queries: np.ndarray) -> list[list[tuple[int, int]]]:
         results: list[list[tuple[int, int]]] = []
-        pending = pdq_rows(self._hexes[self._built :])
+        pending = pdq_rows(self._pending)
+        pending_keys = np.array(self._pending_keys, dtype=np.int64)
         query_words = _words(queries) if self._sorted else None
         for number, query in enumerate(queries):
             if self._sorted:
                 assert query_words is not None
                 candidates = self._candidates(query_words[number])
-                rows = self._rows[candidates]
+                found = self._verified(query, self._rows[candidates], self._keys[candidates])
             else:
-                candidates = np.arange(self._built)
-                rows = self._rows
-            found = self._verified(query, rows, candidates)
+                found = self._verified(query, self._rows, self._keys)
             if len(pending):
-                found += self._verified(
-                    query, pending, np.arange(self._built, self._built + len(pending))
-                )
+                found += self._verified(query, pending, pending_keys)
             found.sort(key=lambda item: item[1])
             results.append(found)
         return results
@@ -136,13 +137,13 @@ class PdqIndex:
         return np.unique(np.concatenate(parts))
 
     def _verified(
-        self, query: np.ndarray, rows: np.ndarray, positions: np.ndarray
+        self, query: np.ndarray, rows: np.ndarray, keys: np.ndarray
     ) -> list[tuple[int, int]]:
         if not len(rows):
             return []
         distances = np.bitwise_count(np.bitwise_xor(rows, query)).sum(axis=1)
         close = np.nonzero(distances <= self.threshold)[0]
-        return [(self._keys[int(positions[i])], int(distances[i])) for i in close]
+        return [(int(keys[i]), int(distances[i])) for i in close]
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class VideoMatch:
     key: int
     #: Share of the query's frames that found a frame of the banked video.
     query_share: float
-    #: Share of the banked video's frames that some query frame found.
+    #: Share of the banked video's seconds in which some query frame found a frame.
     bank_share: float
 
 
@@ -160,8 +161,10 @@ class VpdqIndex:
     def __init__(self, threshold: int = 31, share: float = 0.8) -> None:
         self.share = share
         self._frames = PdqIndex(threshold)
-        self._owner: list[tuple[int, int]] = []  # frame key -> (video key, frame number)
-        self._frame_counts: dict[int, int] = {}
+        # frame key -> (video key, the second it falls in): a bank hashed at several frames a
+        # second still counts its share of matched frames per second of video.
+        self._owner: list[tuple[int, int]] = []
+        self._frame_counts: dict[int, int] = {}  # video key -> its seconds with usable frames
 
     def __len__(self) -> int:
         return len(self._frame_counts)
@@ -170,10 +173,10 @@ class VpdqIndex:
         items = []
         for key, frames in videos:
             usable = _usable(frames)
-            self._frame_counts[key] = len(usable)
-            for number, frame in enumerate(usable):
+            self._frame_counts[key] = len({int(frame.seconds) for frame in usable})
+            for frame in usable:
                 items.append((len(self._owner), frame.pdq))
-                self._owner.append((key, number))
+                self._owner.append((key, int(frame.seconds)))
         self._frames.add_many(items)
 
     def query(self, frames: Sequence[Frame]) -> list[VideoMatch]:
@@ -187,9 +190,9 @@ class VpdqIndex:
         for matches in found:
             videos = set()
             for frame_key, _distance in matches:
-                video, number = self._owner[frame_key]
+                video, second = self._owner[frame_key]
                 videos.add(video)
-                bank_hits.setdefault(video, set()).add(number)
+                bank_hits.setdefault(video, set()).add(second)
             for video in videos:
                 query_hits[video] = query_hits.get(video, 0) + 1
         results = []
