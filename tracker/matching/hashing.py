@@ -133,6 +133,18 @@ def trim_border(pixels: np.ndarray) -> np.ndarray:
     if height < 8 or width < 8:
         return pixels
     corner = pixels[0, 0].astype(np.int16)
+
+    def is_plain(edge: np.ndarray) -> bool:
+        return bool((np.abs(edge.astype(np.int16) - corner) <= BORDER_TOLERANCE).all())
+
+    # Most pictures have no frame: four edge lines say so without touching the rest.
+    if not (
+        is_plain(pixels[0])
+        or is_plain(pixels[-1])
+        or is_plain(pixels[:, 0])
+        or is_plain(pixels[:, -1])
+    ):
+        return pixels
     plain = np.abs(pixels.astype(np.int16) - corner).max(axis=2) <= BORDER_TOLERANCE
     plain_rows, plain_columns = plain.all(axis=1), plain.all(axis=0)
     top = int(np.argmin(plain_rows)) if not plain_rows.all() else height
