@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import colorsys
 import io
+import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ VIDEO_SIZE = (320, 240)
 VIDEO_FPS = 15
 VIDEO_SECONDS = 6.0
 VIDEO_CRF = 23
+
+CAMERAS = ("pan", "still")
 
 #: Seeds of the two families never meet: originals and unrelated items are different pictures.
 _ORIGINAL, _UNRELATED, _VIDEO, _UNRELATED_VIDEO = 1, 2, 3, 4
@@ -193,16 +196,24 @@ def _family_seed(seed: int, index: int) -> int:
     return seed * 1_000_003 + index
 
 
+def original_image(index: int, seed: int = 0) -> bytes:
+    return make_image(_family_seed(seed, index), family=_ORIGINAL)
+
+
+def unrelated_image(index: int, seed: int = 0) -> bytes:
+    return make_image(_family_seed(seed, index), family=_UNRELATED)
+
+
 def originals_images(n: int, seed: int = 0) -> Iterator[bytes]:
     """``n`` originals (JPEG, quality 90), one per index; different seeds give other pictures."""
     for index in range(n):
-        yield make_image(_family_seed(seed, index), family=_ORIGINAL)
+        yield original_image(index, seed)
 
 
 def unrelated_images(n: int, seed: int = 0) -> Iterator[bytes]:
     """``n`` pictures made like the originals but from seeds the originals never use."""
     for index in range(n):
-        yield make_image(_family_seed(seed, index), family=_UNRELATED)
+        yield unrelated_image(index, seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,6 +306,19 @@ def _border(picture: Image.Image) -> Image.Image:
     return framed
 
 
+def _border_blurred(picture: Image.Image) -> Image.Image:
+    """The same frame as ``border``, filled with a blurred, enlarged copy of the picture (the
+    way phone apps fit a picture to another shape) instead of a plain colour."""
+    width, height = picture.size
+    pad_w, pad_h = max(1, round(width * 0.075)), max(1, round(height * 0.075))
+    size = (width + 2 * pad_w, height + 2 * pad_h)
+    small = picture.resize((max(1, size[0] // 8), max(1, size[1] // 8)), Image.Resampling.BILINEAR)
+    backdrop = small.filter(ImageFilter.GaussianBlur(3)).resize(size, Image.Resampling.BICUBIC)
+    backdrop = ImageEnhance.Brightness(backdrop).enhance(0.7)
+    backdrop.paste(picture, (pad_w, pad_h))
+    return backdrop
+
+
 @dataclass(frozen=True)
 class ImageTransform:
     name: str
@@ -327,6 +351,12 @@ IMAGE_TRANSFORMS: dict[str, ImageTransform] = {
             "logo_overlay", True, "50 % opaque watermark, bottom-right, 1/5 wide", _logo
         ),
         ImageTransform("border", True, "dark border, 7.5 % of width/height on each side", _border),
+        ImageTransform(
+            "border_blurred",
+            False,
+            "as border, filled with a blurred copy of the picture",
+            _border_blurred,
+        ),
         ImageTransform(
             "crop_5",
             False,
@@ -374,19 +404,25 @@ class _Sprite:
 
 
 def _shot_frames(
-    rng: np.random.Generator, count: int, size: tuple[int, int], fps: float, picture_seed: int
+    rng: np.random.Generator,
+    count: int,
+    size: tuple[int, int],
+    fps: float,
+    picture_seed: int,
+    camera: str,
 ) -> Iterator[np.ndarray]:
-    """A camera panning and zooming over a generated picture, shapes moving across it."""
+    """A camera over a generated picture (still, or panning), shapes moving across it."""
     width, height = size
     scene_w, scene_h = width * 2, height * 2
     scene = make_picture(picture_seed, (scene_w, scene_h), family=_VIDEO)
-    # The window shows 45-70 % of the scene and drifts in size by up to 10 % over the shot. A
-    # third of the shots are from a still camera; the others pan at 2-10 % of the frame's width
-    # per second, a slow to moderate pan.
+    # The window shows 45-70 % of the scene. A still camera stays put; a panning one moves at
+    # 2-10 % of the frame's width per second (a slow to moderate pan) and zooms in or out by up
+    # to 10 % over the shot.
+    still = camera == "still"
     zoom_start = float(rng.uniform(0.45, 0.7))
-    zoom_end = zoom_start * float(rng.uniform(0.9, 1.1))
+    zoom_end = zoom_start * (1.0 if still else float(rng.uniform(0.9, 1.1)))
     start = rng.uniform(0.3, 0.7, size=2)
-    pan = float(rng.uniform(0.02, 0.10)) * zoom_start * float(rng.uniform() >= 1 / 3)
+    pan = 0.0 if still else float(rng.uniform(0.02, 0.10)) * zoom_start
     direction = rng.uniform(0, 2 * math.pi)
     speed = (pan * math.cos(direction), pan * math.sin(direction))
     sprites = [
@@ -439,24 +475,31 @@ def video_pictures(
     fps: int = VIDEO_FPS,
     *,
     family: int = _VIDEO,
+    camera: str = "pan",
 ) -> Iterator[np.ndarray]:
-    """The frames (RGB arrays) of a generated video: one shot, or two with a cut between."""
+    """The frames (RGB arrays) of a generated video: one shot, or (two times in five, when it
+    lasts 4 s or more) two shots with a cut between. ``camera``: ``pan`` or ``still``; either
+    way 2-5 shapes (6-16 % of the width across) move over the picture at up to 15 % of the
+    width per second."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera is one of {CAMERAS}")
     rng = _rng(family, seed)
     total = max(1, round(seconds * fps))
     cuts = [0, total]
     if seconds >= 4 and rng.uniform() < 0.4:
         cuts = [0, int(total * rng.uniform(0.35, 0.65)), total]
     for shot, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
-        yield from _shot_frames(rng, last - first, size, fps, seed * 7 + shot + family * 1_000_000)
+        picture_seed = seed * 7 + shot + family * 1_000_000
+        yield from _shot_frames(rng, last - first, size, fps, picture_seed, camera)
 
 
 def encode_video(
-    frames: Iterator[np.ndarray] | list[np.ndarray],
+    frames: Iterable[np.ndarray],
     fps: float = VIDEO_FPS,
     *,
     codec: str = "libx264",
     container_format: str = "mp4",
-    options: dict[str, str] | None = None,
+    options: Mapping[str, str] | None = None,
     bit_rate: int | None = None,
 ) -> bytes:
     """Frames (RGB arrays of one size) as a video file in memory."""
@@ -464,26 +507,32 @@ def encode_video(
 
     import av  # PyAV, as tracker.matching.hashing uses it
 
+    pictures = iter(frames)
+    first = next(pictures, None)
+    if first is None:
+        raise ValueError("a video needs at least one frame")
+    height, width = first.shape[0] & ~1, first.shape[1] & ~1  # 4:2:0 wants even sides
     buffer = io.BytesIO()
-    rate = Fraction(fps).limit_denominator(1001)
     with av.open(buffer, mode="w", format=container_format) as container:
-        stream = None
-        for pixels in frames:
-            if stream is None:
-                stream = container.add_stream(codec, rate=rate)
-                stream.width, stream.height = pixels.shape[1] & ~1, pixels.shape[0] & ~1
-                stream.pix_fmt = "yuv420p"
-                if bit_rate:
-                    stream.bit_rate = bit_rate
-                if options:
-                    stream.options = options
-            pixels = pixels[: stream.height, : stream.width]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # One thread and explicit timestamps: otherwise the same frames are encoded to different
+        # bytes from one call to the next (libx264, libvpx), and the corpus is not repeatable.
+        stream.codec_context.thread_count = 1
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        if options:
+            settings: dict[str, object] = dict(options)
+            stream.options = settings
+        for number, pixels in enumerate(itertools.chain([first], pictures)):
+            even = np.ascontiguousarray(pixels[:height, :width])
+            frame = av.VideoFrame.from_ndarray(even, format="rgb24")
+            frame.pts = number
             for packet in stream.encode(frame):
                 container.mux(packet)
-        if stream is not None:
-            for packet in stream.encode():
-                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return buffer.getvalue()
 
 
@@ -496,20 +545,36 @@ def make_video(
     size: tuple[int, int] = VIDEO_SIZE,
     *,
     family: int = _VIDEO,
+    camera: str = "pan",
 ) -> bytes:
-    """An original video: H.264 (CRF 23) in MP4, 15 fps."""
-    pictures = video_pictures(seed, seconds, size, VIDEO_FPS, family=family)
+    """An original video: H.264 (CRF 23, preset veryfast) in MP4, 15 fps."""
+    pictures = video_pictures(seed, seconds, size, VIDEO_FPS, family=family, camera=camera)
     return encode_video(pictures, VIDEO_FPS, options=_H264)
+
+
+def camera_of(index: int) -> str:
+    """The camera of the corpus's video number ``index``: one in three is still."""
+    return "still" if index % 3 == 0 else "pan"
+
+
+def original_video(index: int, seed: int = 0, seconds: float = VIDEO_SECONDS) -> bytes:
+    return make_video(_family_seed(seed, index), seconds, camera=camera_of(index))
+
+
+def unrelated_video(index: int, seed: int = 0, seconds: float = VIDEO_SECONDS) -> bytes:
+    return make_video(
+        _family_seed(seed, index), seconds, family=_UNRELATED_VIDEO, camera=camera_of(index)
+    )
 
 
 def originals_videos(n: int, seed: int = 0, seconds: float = VIDEO_SECONDS) -> Iterator[bytes]:
     for index in range(n):
-        yield make_video(_family_seed(seed, index), seconds, family=_VIDEO)
+        yield original_video(index, seed, seconds)
 
 
 def unrelated_videos(n: int, seed: int = 0, seconds: float = VIDEO_SECONDS) -> Iterator[bytes]:
     for index in range(n):
-        yield make_video(_family_seed(seed, index), seconds, family=_UNRELATED_VIDEO)
+        yield unrelated_video(index, seed, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,6 +627,7 @@ VIDEO_TRANSFORMS: dict[str, VideoTransform] = {
         VideoTransform("vp9_webm", True, "re-encoded VP9 in WebM, 150 kbit/s"),
         VideoTransform("mpeg4", True, "re-encoded MPEG-4 Part 2 in MP4, 300 kbit/s"),
         VideoTransform("trim", True, "first 1.3 s and last 0.7 s cut off"),
+        VideoTransform("trim_1s", True, "first and last 1.0 s cut off (same sampling instants)"),
         VideoTransform("fps_10", True, "15 → 10 fps (frames dropped)"),
         VideoTransform("fps_24", True, "15 → 24 fps (frames repeated)"),
         VideoTransform("resize_50", True, "scaled to 50 % (160x120)"),
@@ -591,10 +657,13 @@ def transform_video(data: bytes, name: str) -> bytes:
         )
     if name == "mpeg4":
         return encode_video(frames, rate, codec="mpeg4", bit_rate=300_000)
-    if name == "trim":
-        first = round(1.3 * rate)
-        last = len(frames) - round(0.7 * rate)
+    if name == "trim":  # a video shorter than 4 s loses at most a third and a sixth of it
+        first = min(round(1.3 * rate), len(frames) // 3)
+        last = len(frames) - min(round(0.7 * rate), len(frames) // 6)
         return encode_video(frames[first:last], rate, options=_H264)
+    if name == "trim_1s":
+        cut = min(round(1.0 * rate), len(frames) // 4)
+        return encode_video(frames[cut : len(frames) - cut], rate, options=_H264)
     if name == "fps_10":
         return encode_video(_retimed(frames, rate, 10), 10, options=_H264)
     if name == "fps_24":

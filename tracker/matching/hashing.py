@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +27,11 @@ from PIL import Image, ImageFile, ImageOps
 from tracker.evidence.sniff import sniff_media
 from tracker.matching.signals import MAX_VPDQ_FRAMES, Frame, SignalType, format_vpdq
 
+# A picture cut short by a read limit is decoded as far as it goes, in every thread. Pillow's
+# switch is process-wide: it is set once here (and in the re-check fingerprint), never toggled,
+# so two threads cannot race on it.
+ImageFile.LOAD_TRUNCATED_IMAGES = True
+
 #: Pictures and frames with more pixels than this are not decoded.
 MAX_PIXELS = 40_000_000
 #: PDQ is computed on a picture scaled to at most this many pixels a side.
@@ -34,7 +39,7 @@ PDQ_SIDE = 512
 #: vPDQ samples one frame every this many seconds (HMA's default), for what a re-check reads.
 SECONDS_PER_FRAME = 1.0
 #: A bank's video is sampled five times as often: a re-upload trimmed by a fraction of a second
-#: then still lands within 0.1 s of a banked frame (BENCHMARKS.md: trim recall 0.02 -> 0.94).
+#: then still lands within 0.1 s of a banked frame (BENCHMARKS.md: trim recall 0.02 -> 0.92).
 BANK_SECONDS_PER_FRAME = 0.2
 
 IMAGE = "image"
@@ -191,7 +196,7 @@ def image_pdq(data: bytes, *, truncated: bool = False) -> tuple[str, int, str]:
                 raise NotMedia("the picture is too large to decode")
             image.draft("RGB", (PDQ_SIDE, PDQ_SIDE))
             if truncated:
-                _load_truncated(image)
+                image.load()  # as far as the bytes go (LOAD_TRUNCATED_IMAGES, below)
             picture = ImageOps.exif_transpose(image).convert("RGB")
     except NotMedia:
         raise
@@ -199,20 +204,6 @@ def image_pdq(data: bytes, *, truncated: bool = False) -> tuple[str, int, str]:
         raise NotMedia("the picture cannot be decoded") from failure
     picture.thumbnail((PDQ_SIDE, PDQ_SIDE), Image.Resampling.BILINEAR)
     return pdq_and_mirror(np.asarray(picture))
-
-
-_truncated_lock = threading.Lock()
-
-
-def _load_truncated(image: Image.Image) -> None:
-    # Pillow's switch is global: set it only around this load (another picture decoded at the
-    # same moment is complete, so the switch changes nothing for it).
-    with _truncated_lock:
-        ImageFile.LOAD_TRUNCATED_IMAGES = True
-        try:
-            image.load()
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def video_frames(
@@ -239,7 +230,9 @@ def video_frames(
                 at = decoded.time if decoded.time is not None else next_at
                 if at + 1e-6 < next_at:
                     continue
-                next_at = (int(at / every) + 1) * every
+                # The next sampling instant after this one (the small margin keeps 0.6 / 0.2
+                # from flooring to 2).
+                next_at = (math.floor(at / every + 1e-6) + 1) * every
                 width, height = _fit(decoded.width, decoded.height)
                 pixels = decoded.to_ndarray(format="rgb24", width=width, height=height)
                 pdq, quality = pdq_of_array(pixels)

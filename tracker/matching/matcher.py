@@ -249,7 +249,15 @@ def match_and_record(
     index = organisation_index(session=session, organisation_id=report.organisation_id)
     if not index.case_of:
         return 0
-    hits = lookup(index, md5=md5, sha256=sha256, pdq=pdq, pdq_quality=pdq_quality, frames=frames)
+    hits = lookup(
+        index,
+        md5=md5,
+        sha256=sha256,
+        pdq=pdq,
+        pdq_quality=pdq_quality,
+        pdq_mirror=pdq_mirror,
+        frames=frames,
+    )
     record_matches(
         session=session, report=report, hits=hits, check_id=check_id, media_item_id=media_item_id
     )

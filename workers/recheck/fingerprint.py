@@ -62,14 +62,10 @@ def dhash(data: bytes) -> str | None:
             if width * height > MAX_IMAGE_PIXELS or width < 1 or height < 1:
                 return None
             image.draft("L", (DHASH_SIZE * 4, DHASH_SIZE * 4))
-            # A prefix usually cuts the image short: decode what is there. The flag is global
-            # in Pillow; the engine's loop is single-threaded, and it is restored at once.
-            previous = ImageFile.LOAD_TRUNCATED_IMAGES
+            # A prefix usually cuts the image short: decode what is there. Pillow's switch is
+            # process-wide and set once, never toggled (matching hashes in worker threads too).
             ImageFile.LOAD_TRUNCATED_IMAGES = True
-            try:
-                image.load()
-            finally:
-                ImageFile.LOAD_TRUNCATED_IMAGES = previous
+            image.load()
             small = image.convert("L").resize(
                 (DHASH_SIZE + 1, DHASH_SIZE), Image.Resampling.LANCZOS
             )
