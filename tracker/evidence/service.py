@@ -207,6 +207,17 @@ def discard_stored(*, evidence: Evidence) -> None:
     _store(evidence.store).delete(evidence.storage_key)
 
 
+def commit_stored(*, session: Session, evidence: Evidence | None) -> None:
+    """Commit the transaction that recorded ``evidence``; if the commit fails, the stored file
+    it would have recorded is deleted (nothing is half-written)."""
+    try:
+        session.commit()
+    except BaseException:
+        if evidence is not None:
+            discard_stored(evidence=evidence)
+        raise
+
+
 def list_evidence(*, session: Session, principal: Principal, case_id: int) -> list[Evidence]:
     """The evidence of a case the caller may see, oldest first."""
     case = require_case(session=session, principal=principal, case_id=case_id)

@@ -17,8 +17,8 @@ from tracker.evidence.service import (
     DESCRIPTION_MAX_LENGTH,
     EvidenceTooLarge,
     UnsupportedEvidence,
+    commit_stored,
     description_of,
-    discard_stored,
     evidence_bytes,
     file_name_of,
     list_evidence,
@@ -99,11 +99,7 @@ def upload(
     except (EvidenceTooLarge, UnsupportedEvidence) as error:
         code = 413 if isinstance(error, EvidenceTooLarge) else 415
         return envelope(code, [problem(list(p.loc), p.msg, p.type) for p in error.problems])
-    try:
-        session.commit()
-    except BaseException:
-        discard_stored(evidence=evidence)
-        raise
+    commit_stored(session=session, evidence=evidence)
     return public(session, evidence)
 
 

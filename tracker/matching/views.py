@@ -14,7 +14,7 @@ from tracker.audit.service import record
 from tracker.cases.models import Case
 from tracker.cases.service import require_case
 from tracker.errors import Conflict
-from tracker.evidence.service import EvidenceTooLarge, UnsupportedEvidence, discard_stored
+from tracker.evidence.service import EvidenceTooLarge, UnsupportedEvidence, commit_stored
 from tracker.matching.alerts import acknowledge, open_reuploads, report_matches
 from tracker.matching.bank import (
     IMPORTED,
@@ -177,12 +177,7 @@ def upload(
         code = 413 if isinstance(error, EvidenceTooLarge) else 415
         return envelope(code, [problem(list(p.loc), p.msg, p.type) for p in error.problems])
     answer = [entry_public(session, entry) for entry in added.entries]
-    try:
-        session.commit()
-    except BaseException:
-        if added.evidence is not None:
-            discard_stored(evidence=added.evidence)
-        raise
+    commit_stored(session=session, evidence=added.evidence)
     return answer
 
 

@@ -21,7 +21,7 @@ from tracker.errors import DomainError, Invalid
 from tracker.evidence.models import Evidence
 from tracker.evidence.service import (
     DESCRIPTION_MAX_LENGTH,
-    discard_stored,
+    commit_stored,
     list_evidence,
     record_custody,
     require_evidence,
@@ -166,11 +166,7 @@ def upload(
         session.rollback()
         case = require_case(session=session, principal=console.principal, case_id=case_id)
         return _page(request, session, console, case, error=error.problems[0].type, status_code=400)
-    try:
-        session.commit()
-    except BaseException:
-        discard_stored(evidence=evidence)
-        raise
+    commit_stored(session=session, evidence=evidence)
     return redirect(f"/cases/{case_id}/evidence?done=uploaded", request)
 
 

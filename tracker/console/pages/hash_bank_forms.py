@@ -25,7 +25,7 @@ from tracker.console.pages.hash_bank import (
     bank_page,
 )
 from tracker.errors import Invalid, Problem
-from tracker.evidence.service import discard_stored
+from tracker.evidence.service import commit_stored
 from tracker.matching.bank import (
     IMPORTED,
     LABEL_MAX_LENGTH,
@@ -152,12 +152,7 @@ def upload(
     except Invalid as error:
         refusal = _refusal(console, "upload", error.problems[0])
         return _refused(request, session, console, case_id, refusal, form)
-    try:
-        session.commit()
-    except BaseException:
-        if added.evidence is not None:
-            discard_stored(evidence=added.evidence)
-        raise
+    commit_stored(session=session, evidence=added.evidence)
     return _added(request, case_id, "kept" if keep else "uploaded", len(added.entries))
 
 
