@@ -9,7 +9,8 @@ import pytest
 from conftest import new_case
 from sqlmodel import col, select
 
-from bench.media_corpus import make_image, make_video, transform_image, transform_video
+from bench.media_corpus import make_image, transform_image
+from bench.video_corpus import make_video, transform_video
 from tracker.checks.models import Check
 from tracker.evidence.models import Evidence
 from tracker.matching.models import ContentMatch, MediaItem
@@ -69,6 +70,8 @@ def test_an_altered_copy_at_a_new_url_in_another_case_is_found_and_linked(
     assert match.signal_type == "pdq" and match.distance is not None and match.distance <= 31
     media_check = rows(db, Check, Check.media_item_id == item.id)[0]
     assert media_check.matches == 1 and match.first_check_id == media_check.id
+    [page_check] = rows(db, Check, Check.report_id == report_id, col(Check.media_item_id).is_(None))
+    assert (page_check.verdict, page_check.matches) == ("live", 1)  # still the same content
     [notice] = rows(db, Notification, Notification.kind == "reupload_found")
     assert f"case {case_a}" in notice.message and notice.report_id == report_id
 

@@ -73,13 +73,17 @@ def recheck_reports(
                     linked[item.id] = (report_id, item.url, None)
 
     pages, media = asyncio.run(_both_passes(items, linked, page_validators, register, settings))
-    _record_media(db, media)
+    media_matches = _record_media(db, media)
     live_media = {linked[outcome.key][0] for outcome in media if str(outcome.verdict) == LIVE}
     recorded = 0
     for outcome in pages:
         try:
             with db.transaction() as session:
-                if _record_page(session, outcome, outcome.key in live_media) is not None:
+                check = _record_page(session, outcome, outcome.key in live_media)
+                if check is not None:
+                    # The page's check says how much of the banks its media matched.
+                    check.matches += media_matches.get(outcome.key, 0)
+                    session.add(check)
                     recorded += 1
         except StaleState:
             logger.info("report %s moved during its check; the next check decides", outcome.key)
@@ -133,13 +137,15 @@ async def _both_passes(
     return pages, media
 
 
-def _record_media(db: Database, media: list[CheckOutcome]) -> None:
+def _record_media(db: Database, media: list[CheckOutcome]) -> dict[int, int]:
+    """Record each medium's check; how many bank hashes each report's media matched."""
+    matched: dict[int, int] = {}
     for outcome in media:
         with db.transaction() as session:
             item = session.get(MediaItem, outcome.key)
             if item is None:
                 continue
-            record_media_check(
+            check = record_media_check(
                 session=session,
                 item=item,
                 checked_at=outcome.checked_at,
@@ -152,6 +158,9 @@ def _record_media(db: Database, media: list[CheckOutcome]) -> None:
                 hashes=outcome.media,
                 validator=outcome.validator,
             )
+            if check is not None and check.matches:
+                matched[item.report_id] = matched.get(item.report_id, 0) + check.matches
+    return matched
 
 
 def _record_page(session, outcome: CheckOutcome, media_live: bool):  # type: ignore[no-untyped-def]
