@@ -88,6 +88,15 @@ def test_an_altered_copy_at_a_new_url_in_another_case_is_found_and_linked(
     assert client.get("/api/v1/reupload-alerts", headers=people.auth("bob")).json() == []
     found = client.get(f"/api/v1/reports/{report_id}/matches", headers=people.auth("bob")).json()
     assert [entry["bank_case_id"] for entry in found] == [case_a]
+    [medium] = client.get(f"/api/v1/reports/{report_id}/media", headers=people.auth("bob")).json()
+    assert (medium["role"], medium["kind"], medium["url"], medium["pdq"]) == (
+        "linked",
+        "image",
+        cdn,
+        item.pdq,
+    )
+    checks = client.get(f"/api/v1/reports/{report_id}", headers=people.auth("bob")).json()["checks"]
+    assert sorted((c["media_item_id"] or 0, c["matches"]) for c in checks) == [(0, 1), (item.id, 1)]
 
     # The next re-check: the CDN answers the same ETag, so the picture is not read again, and
     # its stored hashes still match (the match is seen again, not recorded twice).

@@ -27,9 +27,11 @@ from tracker.matching.bank import (
     remove_entry,
 )
 from tracker.matching.exchange import MEDIA_TYPES, BankFormat, export_bank, parse_bank
+from tracker.matching.media import media_of
 from tracker.matching.models import BankEntry, ContentMatch
 from tracker.matching.signals import SignalType
 from tracker.organisations.service import Principal
+from tracker.reports.service import require_report
 from tracker.settings import Settings
 
 router = APIRouter(tags=["matching"])
@@ -288,6 +290,44 @@ def export_organisation(
         ).all()
     )
     return exported(session, principal, entries, format, "organisation", principal.organisation_id)
+
+
+class MediaItemPublic(BaseModel):
+    id: int
+    report_id: int
+    url: str = Field(description="The image or video: the report's own URL, or one its page links")
+    role: str = Field(description="page (the reported URL serves it) or linked")
+    kind: str | None = Field(description="image or video, once seen")
+    discovered_at: datetime
+    last_checked_at: datetime | None
+    last_verdict: str | None
+    hashed_at: datetime | None
+    md5: str | None
+    sha256: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    has_vpdq: bool
+    truncated: bool = Field(
+        description="The hashes are of the first part only (size or time limit)"
+    )
+
+
+@router.get("/reports/{report_id}/media", response_model=list[MediaItemPublic])
+def media(
+    report_id: IdPath, session: SessionDep, principal: CaseworkerDep
+) -> list[MediaItemPublic]:
+    """The images and videos the report serves or its page links, with their latest state and
+    hashes (never the media)."""
+    require_report(session=session, principal=principal, report_id=report_id)
+    return [
+        MediaItemPublic(
+            **item.model_dump(exclude={"vpdq", "validator", "pdq_mirror", "role", "url"}),
+            role=item.role,
+            url=item.url,
+            has_vpdq=item.vpdq is not None,
+        )
+        for item in media_of(session=session, report_ids=[report_id])
+    ]
 
 
 @router.get("/reports/{report_id}/matches", response_model=list[MatchPublic])

@@ -187,6 +187,10 @@ class CheckPublic(BaseModel):
     fingerprint: str | None
     latency_ms: int | None
     error: str | None
+    media_item_id: int | None = Field(
+        default=None, description="Set on a check of one of the report's media, not its page"
+    )
+    matches: int = Field(default=0, description="How many bank hashes the content matched")
 
 
 class TransitionPublic(BaseModel):
