@@ -24,8 +24,8 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from platform_adapters.base import CAPTURED_HEADERS, FetchedPage, Verdict
-from tracker.matching.hashing import MediaHashes, NotMedia, hash_media, media_kind
+from tracker.matching.hashing import MediaHashes
 from workers.recheck.classify import classify_page
 from workers.recheck.fingerprint import content_fingerprint
 from workers.recheck.guard import (
@@ -44,6 +44,7 @@ from workers.recheck.guard import (
     Resolver,
 )
 from workers.recheck.linked import linked_media
+from workers.recheck.media_read import BodyReader, MediaHashing, MediaOptions, MediaRead
 from workers.recheck.politeness import HostDeferred, Politeness, PolitenessConfig, PoliteTransport
 from workers.recheck.transport import FastTransport
 
@@ -82,19 +83,6 @@ class CheckOutcome:
     validator: str | None = None
     #: Media URLs a live HTML page links (og:image, <video>, ...), with MediaOptions.find_linked.
     linked: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class MediaOptions:
-    """How a batch treats images and videos: read them whole (up to ``limit``) and hash them."""
-
-    limit: int
-    seconds: float = 20.0
-    #: key -> the validator of what was hashed last time: unchanged media is not read again.
-    validators: Mapping[int, str] = field(default_factory=dict)
-    find_linked: bool = False
-    #: At most this many media bodies are read and hashed at once (memory and cores).
-    at_once: int = 2
 
 
 def build_client(
@@ -369,7 +357,7 @@ async def check_batch(
         queues.setdefault(_host_of(url), deque()).append((index, 0))
     outcomes: list[CheckOutcome | None] = [None] * len(items)
     everyone = asyncio.Semaphore(max_concurrency)
-    hashing = _Hashing(media, asyncio.Semaphore(media.at_once)) if media is not None else None
+    hashing = MediaHashing(media, asyncio.Semaphore(media.at_once)) if media is not None else None
 
     async def work(queue: deque[tuple[int, int]]) -> None:
         while queue:
@@ -428,7 +416,7 @@ async def _check_one(
     client: httpx.AsyncClient,
     body_limit: int,
     deadline_seconds: float,
-    hashing: _Hashing | None = None,
+    hashing: MediaHashing | None = None,
 ) -> CheckOutcome:
     """Check one URL; every failure becomes an outcome."""
     fetcher: Fetcher | None = getattr(client, "fetcher", None)
@@ -439,7 +427,7 @@ async def _check_one(
     fingerprint: str | None = None
     error: str | None = None
     kept: dict[str, str] | None = None
-    found: _Media | None = None
+    found: MediaRead | None = None
     try:
         # The overall deadline, as asyncio.timeout(deadline_seconds) but with one timer and no
         # context-manager object (asyncio.timeout was ~5 % of a check's CPU time on loopback).
@@ -456,7 +444,7 @@ async def _check_one(
                 try:
                     status, final_url = response.status_code, str(response.request.url)
                     headers = _header_dict(response.headers)
-                    reader = _BodyReader(response, headers)
+                    reader = BodyReader(response, headers)
                     prefix = await reader.read(body_limit)
                     if hashing is not None:
                         found = await hashing.media(key, status, headers, prefix, reader)
@@ -466,7 +454,7 @@ async def _check_one(
                 async with client.stream("GET", url) as response:
                     status, final_url = response.status_code, str(response.url)
                     headers = _header_dict(response.headers)
-                    reader = _BodyReader(response, headers)
+                    reader = BodyReader(response, headers)
                     prefix = await reader.read(body_limit)
                     if hashing is not None:
                         found = await hashing.media(key, status, headers, prefix, reader)
@@ -495,7 +483,7 @@ async def _check_one(
         )
         verdict, reason = _classify(page, rule)
         if linked and verdict == Verdict.LIVE:
-            found = _Media(linked=tuple(linked))
+            found = MediaRead(linked=tuple(linked))
     except Exception as failure:  # One URL's failure must not fail the batch.
         verdict, reason = _failure_verdict(failure)
         error = f"{type(failure).__name__}: {str(failure)[:200]}"
@@ -517,64 +505,6 @@ async def _check_one(
         validator=found.validator if found else None,
         linked=found.linked if found else (),
     )
-
-
-@dataclass(frozen=True)
-class _Media:
-    kind: str | None = None
-    hashes: MediaHashes | None = None
-    validator: str | None = None
-    linked: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Hashing:
-    options: MediaOptions
-    slots: asyncio.Semaphore
-
-    async def media(
-        self,
-        key: int,
-        status: int,
-        headers: dict[str, str],
-        prefix: bytes,
-        reader: _BodyReader,
-    ) -> _Media | None:
-        """Read the rest of an image or video and hash it in a thread; the bytes are dropped."""
-        content_type = headers.get("content-type", "")
-        kind = media_kind(prefix[:64], content_type) if 200 <= status < 300 else None
-        if kind is None:
-            return None
-        validator = _validator(headers)
-        if validator is not None and self.options.validators.get(key) == validator:
-            return _Media(kind=kind, validator=validator)  # unchanged: its hashes stand
-        async with self.slots:
-            body = prefix + await reader.read(self.options.limit - len(prefix))
-            truncated = len(body) >= self.options.limit
-            try:
-                hashes = await asyncio.to_thread(
-                    hash_media,
-                    body,
-                    content_type,
-                    seconds=self.options.seconds,
-                    truncated=truncated,
-                )
-            except NotMedia:
-                hashes = None
-            finally:
-                del body  # The bytes served their purpose; keep nothing of the content.
-        return _Media(kind=kind, hashes=hashes, validator=validator)
-
-
-def _validator(headers: dict[str, str]) -> str | None:
-    """What tells an unchanged file: its strong ETag, else Last-Modified and length."""
-    etag = headers.get("etag", "").strip()
-    if etag and not etag.startswith("W/"):
-        return f"etag:{etag}"[:200]
-    modified, length = headers.get("last-modified"), headers.get("content-length")
-    if modified and length:
-        return f"lm:{modified};{length}"[:200]
-    return None
 
 
 def _expire_deadline(task: asyncio.Task[object], expired: list[bool]) -> None:
@@ -604,58 +534,6 @@ def _header_dict(headers: httpx.Headers) -> dict[str, str]:
         value = raw_value.decode(encoding)
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
     return merged
-
-
-class _BodyReader:
-    """Reads the body in steps, decompressed with bounded memory; the caller closes the stream."""
-
-    __slots__ = ("_chunks", "_decompressor", "_raw_read", "_skip", "_done", "_leftover")
-
-    def __init__(self, response: httpx.Response, headers: dict[str, str]) -> None:
-        encoding = headers.get("content-encoding", "identity").strip().lower()
-        self._decompressor = None
-        self._skip = False
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            # wbits 47 accepts gzip and zlib headers; a raw-deflate body fails like a bad body.
-            self._decompressor = zlib.decompressobj(wbits=47)
-        elif encoding not in ("", "identity"):
-            self._skip = True  # An encoding we did not ask for: status and headers alone.
-        # The transport's stream as is (httpx's aiter_raw adds two wrappers).
-        self._chunks = response.stream.__aiter__()  # type: ignore[union-attr]
-        self._raw_read = 0
-        self._done = False
-        self._leftover = b""  # read from the wire but past the last limit (not decompressed)
-
-    async def read(self, limit: int) -> bytes:
-        """At most ``limit`` more bytes of the body (fewer at its end)."""
-        if self._skip or limit <= 0:
-            return b""
-        collected = bytearray()
-        raw_limit = self._raw_read + 2 * limit
-        decompressor = self._decompressor
-        while len(collected) < limit:
-            if self._leftover:
-                chunk, self._leftover = self._leftover, b""
-            elif self._done:
-                break
-            else:
-                try:
-                    chunk = await self._chunks.__anext__()
-                except StopAsyncIteration:
-                    self._done = True
-                    break
-                self._raw_read += len(chunk)
-            room = limit - len(collected)
-            if decompressor is None:
-                collected += chunk[:room]
-                self._leftover = chunk[room:]
-            else:
-                # max_length bounds the output, so a decompression bomb cannot exhaust memory.
-                collected += decompressor.decompress(chunk, room)
-                self._leftover = decompressor.unconsumed_tail
-            if self._raw_read >= raw_limit:
-                break
-        return bytes(collected)
 
 
 def _charset(content_type: str) -> str:
