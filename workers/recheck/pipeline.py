@@ -28,6 +28,7 @@ from tracker.matching.media import (
     store_hashes,
 )
 from tracker.matching.models import MediaItem
+from tracker.reports.models import Report
 from tracker.reports.transitions import StaleState
 from tracker.settings import Settings
 from workers.recheck.engine import (
@@ -182,8 +183,6 @@ def _record_page(session, outcome: CheckOutcome, media_live: bool):  # type: ign
         return check
     # The reported URL is itself an image or a video: its hashes (new, or unchanged since the
     # validator) are compared with the banks.
-    from tracker.reports.models import Report
-
     report = session.get(Report, outcome.key)
     item = page_item(session=session, report=report)
     item.kind = outcome.media_kind
