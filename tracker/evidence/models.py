@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 from tracker.db import EncryptedText, UTCDateTime, utcnow
@@ -35,3 +35,6 @@ class Evidence(SQLModel, table=True):
     store: str = Field(max_length=16)
     storage_key: str = Field(max_length=64, unique=True)
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A capture record's sealed bytes, kept in its row (store "database"); None for files in a
+    # store, and once purged.
+    sealed_record: bytes | None = Field(default=None, sa_type=LargeBinary)
