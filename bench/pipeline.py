@@ -199,7 +199,9 @@ class Store:
             self.rows("UPDATE reports SET next_check_at = now()")
 
     def checked(self) -> int:
-        return int(self.rows("SELECT count(*) FROM reports WHERE last_checked_at IS NOT NULL")[0][0])
+        return int(
+            self.rows("SELECT count(*) FROM reports WHERE last_checked_at IS NOT NULL")[0][0]
+        )
 
 
 def _score(store: Store, targets: list[Target]) -> tuple[int, dict[str, int]]:
@@ -310,7 +312,6 @@ def profiled(run: Run, name: str, pid: int, options: argparse.Namespace) -> Iter
         spy.send_signal(2)
         spy.wait(timeout=60)
         print(f"profile of {name} in {output}", file=sys.stderr)
-
 
 
 def _settings(options: argparse.Namespace) -> dict[str, str]:
