@@ -140,7 +140,7 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
         from workers.dispatch import InProcessRunner
 
         runner = InProcessRunner()
-        install_dispatcher(runner.dispatch)
+        install_dispatcher(runner.dispatch, runner.depth)
         scheduler = build_scheduler(db, settings, blocking=False)
         scheduler.start()
     else:
@@ -237,11 +237,11 @@ def scheduler() -> None:
     from tracker.jobs import install_dispatcher
     from tracker.runtime import database
     from tracker.settings import get_settings
-    from workers.dispatch import celery_dispatcher
+    from workers.dispatch import celery_dispatcher, celery_queue_depth
     from workers.scheduler import build_scheduler
 
-    install_dispatcher(celery_dispatcher())
     settings = get_settings()
+    install_dispatcher(celery_dispatcher(), celery_queue_depth(settings.redis_url))
     typer.echo("Scheduler running; it only enqueues, workers do the work.")
     build_scheduler(database(), settings, blocking=True).start()
 
@@ -260,9 +260,7 @@ def db_upgrade() -> None:
 def users_create(
     organisation: Annotated[str, typer.Option(help="Organisation name (created if new)")],
     name: Annotated[str, typer.Option(help="The user's display name")],
-    role: Annotated[
-        Role, typer.Option(help="caseworker, supervisor, dashboard, admin or metrics")
-    ],
+    role: Annotated[Role, typer.Option(help="caseworker, supervisor, dashboard, admin or metrics")],
     login: Annotated[
         str | None,
         typer.Option(help="Console sign-in name (default: from the display name)"),
@@ -399,8 +397,7 @@ def audit_verify() -> None:
         return
     event = "(missing)" if report.broken_id is None else report.broken_id
     typer.echo(
-        f"audit chain broken at event {event} (sequence {report.broken_sequence}): "
-        f"{report.reason}"
+        f"audit chain broken at event {event} (sequence {report.broken_sequence}): {report.reason}"
     )
     raise typer.Exit(code=1)
 

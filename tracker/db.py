@@ -129,10 +129,20 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+    def transaction(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error.
+
+        ``immediate``: a writer that reads first and then writes what it read (a batch of
+        checks). On SQLite the transaction starts with ``BEGIN IMMEDIATE``, taking the write
+        lock before the first read, so nothing can change between the read and the write and
+        the wait for the lock honours ``busy_timeout`` (a deferred transaction that read first
+        fails at once with "database is locked" when another writer committed meanwhile).
+        PostgreSQL callers lock the rows they read (``FOR UPDATE``) instead.
+        """
         session = self.session()
         try:
+            if immediate and not self.is_postgresql:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:

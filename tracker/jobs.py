@@ -29,17 +29,34 @@ class JobKind(enum.StrEnum):
 
 
 Dispatcher = Callable[[JobKind, tuple[Any, ...]], None]
+#: How many jobs of a kind wait to be taken (None: the dispatcher cannot tell).
+QueueDepth = Callable[[JobKind], int | None]
 
 _PENDING_KEY = "tracker.pending_jobs"
 
 
 class _DispatcherHolder:
     dispatcher: Dispatcher | None = None
+    depth: QueueDepth | None = None
 
 
-def install_dispatcher(dispatcher: Dispatcher | None) -> None:
-    """Set how this process sends jobs (None: jobs are left to the sweeps)."""
+def install_dispatcher(dispatcher: Dispatcher | None, depth: QueueDepth | None = None) -> None:
+    """Set how this process sends jobs (None: jobs are left to the sweeps), and how it tells
+    how many wait (the re-check sweep claims in proportion to how fast they are taken)."""
     _DispatcherHolder.dispatcher = dispatcher
+    _DispatcherHolder.depth = depth
+
+
+def queue_depth(kind: JobKind) -> int | None:
+    """How many jobs of this kind wait to be taken; None if unknown (or unreachable)."""
+    depth = _DispatcherHolder.depth
+    if depth is None:
+        return None
+    try:
+        return depth(kind)
+    except Exception:
+        logger.warning("could not read the %s queue's depth", kind, exc_info=True)
+        return None
 
 
 def enqueue_after_commit(session: Session, kind: JobKind, *args: Any) -> None:

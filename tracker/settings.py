@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     recheck_max_host_wait_seconds: float = Field(default=60.0, ge=0)
     recheck_retries: int = Field(default=1, ge=0)
 
+    # --- re-check pipeline (workers/scheduler.py CheckFeeder, workers/recheck/runtime.py) ---
+    # The re-check sweep runs this often and keeps about this many seconds of work queued at the
+    # rate the workers take it (at least the minimum number of batches); see CheckFeeder.
+    recheck_sweep_interval_seconds: float = Field(default=0.25, gt=0)
+    recheck_queue_seconds: float = Field(default=2.0, gt=0)
+    recheck_queue_min_batches: int = Field(default=2, ge=1)
+
+    # --- shared politeness (workers/recheck/politeness_redis.py) ---
+    # In distributed mode every worker shares each host's limits through Redis. A request's hold
+    # on one of a host's slots lasts at most this long from its turn, so a killed worker's slots
+    # free themselves; keep it above the longest check (three read timeouts).
+    recheck_host_lease_seconds: float = Field(default=120.0, gt=0)
+    # While Redis is unreachable hosts are limited per process; Redis is tried again after this.
+    recheck_politeness_redis_retry_seconds: float = Field(default=5.0, gt=0)
+
     # --- access: authentication throttling, metrics (settings of the access area) ---
     # Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; none by default, so
     # no client can choose the address its failed authentications are counted under.

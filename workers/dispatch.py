@@ -1,14 +1,20 @@
-"""How jobs leave this process: to Celery on Redis, or to an in-process thread pool."""
+"""How jobs leave this process: to Celery on Redis, or to in-process thread pools; and how many
+of a kind wait to be taken, which the re-check sweep reads to claim what workers can absorb."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tracker.jobs import Dispatcher, JobKind
+from tracker.jobs import Dispatcher, JobKind, QueueDepth
 
 logger = logging.getLogger(__name__)
+
+#: kombu's Redis transport keeps a queue's messages of priority p > 0 in "<queue>\x06\x16<p>".
+PRIORITY_SEPARATOR = "\x06\x16"
+PRIORITY_STEPS = (3, 6, 9)
 
 
 def celery_dispatcher() -> Dispatcher:
@@ -21,21 +27,60 @@ def celery_dispatcher() -> Dispatcher:
     return send
 
 
-class InProcessRunner:
-    """Runs jobs on a small thread pool in this process (the embedded default, no Redis)."""
+def celery_queue_depth(redis_url: str) -> QueueDepth:
+    """How many messages wait in a kind's Celery queue on Redis (taken ones not counted)."""
+    import redis
 
-    def __init__(self, workers: int = 4) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker-job")
+    from workers.celery_app import QUEUES
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    def depth(kind: JobKind) -> int:
+        queue = QUEUES[kind]
+        names = [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS)]
+        with client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.llen(name)
+            return sum(int(count) for count in pipe.execute())
+
+    return depth
+
+
+class InProcessRunner:
+    """Runs jobs on thread pools in this process (the embedded default, no Redis).
+
+    Re-checks have a pool of their own, so a large re-check sweep never delays a filing or a
+    notification (the traffic classes of the Celery queues). The pools count what waits.
+    """
+
+    def __init__(self, workers: int = 2, recheck_workers: int = 2) -> None:
+        self._pools = {
+            "rechecks": ThreadPoolExecutor(
+                max_workers=recheck_workers, thread_name_prefix="tracker-recheck"
+            ),
+            "other": ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker-job"),
+        }
+        self._waiting: dict[JobKind, int] = {}
+        self._lock = threading.Lock()
 
     def dispatch(self, kind: JobKind, args: tuple[Any, ...]) -> None:
-        """Queue one job on the pool."""
-        self._pool.submit(self._run, kind, args)
+        """Queue one job on its pool."""
+        with self._lock:
+            self._waiting[kind] = self._waiting.get(kind, 0) + 1
+        pool = self._pools["rechecks" if kind is JobKind.RECHECK else "other"]
+        pool.submit(self._run, kind, args)
 
-    @staticmethod
-    def _run(kind: JobKind, args: tuple[Any, ...]) -> None:
+    def depth(self, kind: JobKind) -> int:
+        """Jobs of this kind queued and not yet started."""
+        with self._lock:
+            return self._waiting.get(kind, 0)
+
+    def _run(self, kind: JobKind, args: tuple[Any, ...]) -> None:
         from tracker.logs import job_context
         from workers.jobs import JOBS
 
+        with self._lock:
+            self._waiting[kind] -= 1
         try:
             with job_context(None):
                 JOBS[kind.value](*args)
@@ -45,4 +90,5 @@ class InProcessRunner:
 
     def shutdown(self) -> None:
         """Finish running jobs and stop."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,7 +27,7 @@ from tracker.due import (
     claim_due_warnings,
 )
 from tracker.filings.service import open_parallel_tracks
-from tracker.jobs import JobKind, send_now
+from tracker.jobs import JobKind, queue_depth, send_now
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.models import Report
@@ -64,11 +66,70 @@ def sweep_polls(db: Database, settings: Settings) -> int:
     return _claim_and_send(db, claim_due_polls, JobKind.POLL, settings)
 
 
+class CheckFeeder:
+    """Claims due re-checks in proportion to what the workers absorb, not a fixed cap.
+
+    Each run reads how many re-check batches wait in the queue and how many were taken since
+    the last run, which gives the rate the workers take them at (smoothed); it then tops the
+    queue up to ``recheck_queue_seconds`` of work at that rate, at least
+    ``recheck_queue_min_batches``. A queue that ran dry doubles the rate it assumes, so a
+    fleet of fast workers is found within a few runs. Claimed reports never wait long enough in
+    the queue for their lease to end, and a stopped worker fleet leaves the queue full, so
+    nothing more is claimed until it drains. Without a way to read the depth (an unknown
+    dispatcher) it claims ``SWEEP_LIMIT`` per run as before.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.rate = 0.0  # batches taken per second
+        self._last: tuple[float, int] | None = None  # (when, depth after sending)
+        self._idle_until = 0.0
+
+    def sweep(self, db: Database, settings: Settings) -> int:
+        """Top the re-check queue up; how many reports were claimed."""
+        size = settings.recheck_batch_size
+        depth = queue_depth(JobKind.RECHECK)
+        if depth is None:
+            return _claim_and_send(db, claim_due_checks, JobKind.RECHECK, settings, size)
+        now = self.clock()
+        if self._last is not None:
+            then, left = self._last
+            taken = max(0, left - depth)
+            if now > then:
+                measured = taken / (now - then)
+                self.rate = measured if self.rate == 0 else (self.rate + measured) / 2
+            if depth == 0 and taken > 0:
+                self.rate *= 2  # the queue ran dry: the workers could have taken more
+        target = max(
+            settings.recheck_queue_min_batches,
+            math.ceil(self.rate * settings.recheck_queue_seconds),
+        )
+        wanted = min(target - depth, MAX_BATCHES_PER_SWEEP)
+        if wanted <= 0 or now < self._idle_until:
+            self._last = (now, depth)
+            return 0
+        with db.transaction() as session:
+            ids = claim_due_checks(
+                session=session, lease_seconds=settings.lease_seconds, limit=wanted * size
+            )
+        sent = 0
+        for start in range(0, len(ids), size):
+            sent += send_now(JobKind.RECHECK, ids[start : start + size])
+        if not ids:
+            # Nothing due: look again at the pace of the other sweeps, not several times a second.
+            self._idle_until = now + settings.sweep_interval_seconds
+        self._last = (self.clock(), depth + sent)
+        return len(ids)
+
+
 def sweep_checks(db: Database, settings: Settings) -> int:
-    """Send due re-checks in batches."""
-    return _claim_and_send(
-        db, claim_due_checks, JobKind.RECHECK, settings, batch_size=settings.recheck_batch_size
-    )
+    """Send due re-checks in batches, as many as the workers absorb (``CheckFeeder``)."""
+    return _FEEDER.sweep(db, settings)
+
+
+#: At most this many batches are claimed by one run (bounds one claim statement).
+MAX_BATCHES_PER_SWEEP = 200
+_FEEDER = CheckFeeder()
 
 
 def sweep_escalations(db: Database, settings: Settings) -> int:
@@ -195,12 +256,18 @@ def build_scheduler(db: Database, settings: Settings, *, blocking: bool) -> Base
     """The scheduler with every sweep on the configured interval."""
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
     for name, sweep in SWEEPS.items():
+        # The re-check sweep runs more often: it keeps the workers' queue topped up.
+        interval = (
+            min(settings.recheck_sweep_interval_seconds, settings.sweep_interval_seconds)
+            if name == "sweep_checks"
+            else settings.sweep_interval_seconds
+        )
         scheduler.add_job(
             _guarded(name, sweep, db, settings),
             "interval",
             id=name,
             name=name,
-            seconds=settings.sweep_interval_seconds,
+            seconds=interval,
             max_instances=1,
             coalesce=True,
         )

@@ -140,6 +140,54 @@ def append(
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One event to append: what ``append`` takes, as data (for ``append_many``)."""
+
+    organisation_id: int | None
+    actor: str
+    action: str
+    object_type: str
+    object_id: int | None
+    details: dict[str, Any] | None
+    at: datetime
+
+
+_events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+def append_many(*, session: Session, events: list[NewEvent]) -> None:
+    """Add several links in order, as ``append`` would one by one: the chain is locked and its
+    tail read once, the links inserted in one statement and the head moved once."""
+    if not events:
+        return
+    session.flush()  # links appended one by one earlier in the transaction go first
+    with session.no_autoflush:
+        last_sequence, prev_hash = _tail(session)
+    rows = []
+    for event in events:
+        last_sequence += 1
+        fields: dict[str, Any] = {
+            "sequence": last_sequence,
+            "prev_hash": prev_hash,
+            "organisation_id": event.organisation_id,
+            "actor": event.actor,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "details": normalised_details(event.details),
+            "at": event.at,
+        }
+        prev_hash = link_hash(**fields)
+        rows.append({**fields, "hash": prev_hash})
+    session.execute(insert(_events), rows)
+    session.execute(
+        update(_head)
+        .where(_head.c.id == HEAD_ID)
+        .values(last_sequence=last_sequence, last_hash=prev_hash)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
     """What a verification found: how many links were checked and the first broken one."""
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from tracker.audit.chain import append
+from tracker.audit.chain import NewEvent, append, append_many
 from tracker.audit.models import AuditEvent
 from tracker.db import utcnow
 from tracker.pagination import paginate
@@ -32,6 +32,12 @@ def record(
         details=details,
         at=utcnow(),
     )
+
+
+def record_many(*, session: Session, events: list[NewEvent]) -> None:
+    """Append several audit events, in order, in the caller's transaction (one lock, one
+    statement). Their ``details`` must hold no identity."""
+    append_many(session=session, events=events)
 
 
 def list_events(

@@ -1,49 +1,98 @@
-"""Recording a re-check and deciding what it means for the report and when to look again."""
+"""Recording re-checks: the check rows, what they mean for their reports, and the evidence
+captures they call for, a whole batch in the caller's transaction.
+
+A batch costs a fixed handful of statements whatever its size: the reports are read (and, on
+PostgreSQL, locked) in one SELECT, their earlier live checks in one more, the checks inserted in
+one INSERT, the reports that do not change state updated in one executemany, and the captures
+inserted with their custody events in two more. A check that proves a state change (removal
+confirmed, content back, the watch ended) goes through ``tracker.reports.transitions.move`` as
+before, with its transition, notification and filings. The decision itself is
+``tracker.checks.decide``.
+"""
+
+from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from platform_adapters.addresses import REFUSED_BY_POLICY
+from tracker.checks.decide import LIVE, REMOVED, Decision, Snapshot, decide, next_check_for_state
 from tracker.checks.models import Check
 from tracker.db import utcnow
-from tracker.evidence.capture import capture_check, had_live_check
+from tracker.evidence.capture import Capture, capture_checks, reports_seen_live
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
 from tracker.filings.service import file_or_hold
-from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
-from tracker.settings import Settings, get_settings
+from tracker.settings import get_settings
+
+__all__ = ["Observation", "next_check_for_state", "record_check", "record_checks"]
 
 logger = logging.getLogger(__name__)
 
 WORKER = "worker"
-REMOVED = "removed"
-LIVE = "live"
 #: The check reason of a fetch the outbound guard refused.
 DESTINATION_REFUSED = "destination_refused"
 #: The check reason when the page is gone but media it linked still serve.
 LINKED_MEDIA_LIVE = "linked media still live"
 
+_reports = Report.__table__  # type: ignore[attr-defined]
+_SNAPSHOT = (
+    _reports.c.id,
+    _reports.c.case_id,
+    _reports.c.organisation_id,
+    _reports.c.canonical_url,
+    _reports.c.state,
+    _reports.c.deadline_at,
+    _reports.c.consecutive_removed,
+    _reports.c.first_removed_at,
+    _reports.c.watch_step,
+    _reports.c.last_verdict,
+)
+#: The columns a check sets on a report whose state it does not change.
+_PLAIN = (
+    "last_verdict",
+    "last_checked_at",
+    "check_lease_until",
+    "consecutive_removed",
+    "first_removed_at",
+    "next_check_at",
+    "watch_step",
+)
+_PLAIN_UPDATE = (
+    update(_reports)
+    .where(_reports.c.id == bindparam("report_id"))
+    .values({name: bindparam(f"new_{name}") for name in _PLAIN})
+)
 
-def _capped_by_deadline(report: Report, when: datetime, now: datetime) -> datetime:
-    # A check lands at the deadline, so escalation is decided on a fresh verdict.
-    if report.deadline_at is not None and now < report.deadline_at < when:
-        return report.deadline_at
-    return when
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one check of a report's URL saw: the recorder's input."""
 
-def next_check_for_state(report: Report, now: datetime, settings: Settings) -> datetime:
-    """When to look again at a report that is not (yet) confirmed removed."""
-    if report.state == ReportState.ACKNOWLEDGED:
-        interval = settings.check_interval_acknowledged_seconds
-    else:
-        interval = settings.check_interval_active_seconds
-    return _capped_by_deadline(report, now + timedelta(seconds=interval), now)
+    report_id: int
+    checked_at: datetime
+    verdict: str
+    reason: str
+    http_status: int | None
+    final_url: str | None
+    fingerprint: str | None
+    latency_ms: int | None
+    error: str | None
+    #: The response's headers (a capture keeps a few of them).
+    headers: dict[str, str] | None = None
+    #: An image or video the page links still serves: a page that is gone is not removed.
+    media_live: bool = False
+    #: Bank hashes the page's media matched.
+    matches: int = 0
 
 
 def record_check(
@@ -61,28 +110,10 @@ def record_check(
     headers: dict[str, str] | None = None,
     media_live: bool = False,
 ) -> Check | None:
-    """Store one check and move the report accordingly; None if the report is gone or closed.
-
-    The first live check of a report, and every check that moves it, leaves a capture record
-    as evidence (``headers``: the response's, of which a few are kept). ``media_live``: an image
-    or video the page links still serves, so a page that is gone does not count as removed.
-    """
-    report = session.get(Report, report_id)
-    if report is None or report.state == ReportState.CLOSED:
-        return None
-    if verdict == REMOVED and media_live:
-        verdict, reason = LIVE, f"{LINKED_MEDIA_LIVE} (page: {reason})"
-    state_before = report.state
-    # A report whose last verdict was live has had a live check: the common re-check of a
-    # live page asks the database nothing more.
-    is_first_live = (
-        verdict == LIVE
-        and report.last_verdict != LIVE
-        and not had_live_check(session=session, report_id=report_id)
-    )
-    check = _record_check(
-        session=session,
-        report=report,
+    """Store one check and move the report accordingly; None if the report is gone or closed
+    (a batch of one: see ``record_checks``)."""
+    observation = Observation(
+        report_id=report_id,
         checked_at=checked_at,
         verdict=verdict,
         reason=reason,
@@ -91,131 +122,180 @@ def record_check(
         fingerprint=fingerprint,
         latency_ms=latency_ms,
         error=error,
+        headers=headers,
+        media_live=media_live,
     )
-    if is_first_live or report.state != state_before:
-        capture_check(
-            session=session, report=report, check=check, state_before=state_before, headers=headers
-        )
-    return check
+    return record_checks(session=session, observations=[observation]).get(report_id)
 
 
-def _record_check(
-    *,
-    session: Session,
-    report: Report,
-    checked_at: datetime,
-    verdict: str,
-    reason: str,
-    http_status: int | None,
-    final_url: str | None,
-    fingerprint: str | None,
-    latency_ms: int | None,
-    error: str | None,
-) -> Check:
-    assert report.id is not None
-    report_id = report.id
+def record_checks(*, session: Session, observations: Sequence[Observation]) -> dict[int, Check]:
+    """Store each observation as a check and move its report accordingly; the checks by report
+    id (a report gone or closed gets none).
+
+    The first live check of a report, and every check that moves it, leaves a capture record as
+    evidence. The reports are locked until the caller's transaction ends (on SQLite, open it
+    with ``Database.transaction(immediate=True)``), so nothing moves them between the read and
+    the write.
+    """
+    if not observations:
+        return {}
+    report_ids = [observation.report_id for observation in observations]
+    if len(set(report_ids)) != len(report_ids):
+        raise ValueError("one observation per report in a batch")
+    snapshots = _lock(session, report_ids)
+    observations = [
+        _as_recorded(observation)
+        for observation in observations
+        if observation.report_id in snapshots
+        and snapshots[observation.report_id].state != ReportState.CLOSED
+    ]
+    if not observations:
+        return {}
+    # A report whose last verdict was live has had a live check: the common re-check of a live
+    # page asks the database nothing more.
+    maybe_first_live = [
+        observation.report_id
+        for observation in observations
+        if observation.verdict == LIVE and snapshots[observation.report_id].last_verdict != LIVE
+    ]
+    seen_live = reports_seen_live(session=session, report_ids=maybe_first_live)
+    checks = _insert_checks(session, observations)
     settings = get_settings()
+    now = utcnow()
+    plain: list[dict[str, object]] = []
+    moved: list[tuple[Snapshot, Decision]] = []
+    for observation in observations:
+        snapshot = snapshots[observation.report_id]
+        check = checks[observation.report_id]
+        decision = decide(
+            snapshot,
+            verdict=check.verdict,
+            reason=check.reason,
+            checked_at=check.checked_at,
+            now=now,
+            settings=settings,
+        )
+        if decision.move is None:
+            values = {f"new_{name}": decision.changes[name] for name in _PLAIN}
+            plain.append({"report_id": snapshot.id, **values})
+        else:
+            moved.append((snapshot, decision))
+    if plain:
+        session.execute(_PLAIN_UPDATE, plain)
+    states_after = {
+        snapshot.id: _apply_move(session, snapshot, decision) for snapshot, decision in moved
+    }
+    captures = [
+        Capture(
+            case_id=snapshot.case_id,
+            organisation_id=snapshot.organisation_id,
+            report_id=snapshot.id,
+            url=snapshot.canonical_url,
+            check=checks[snapshot.id],
+            state_before=snapshot.state,
+            state_after=states_after.get(snapshot.id, snapshot.state),
+            headers=observation.headers,
+        )
+        for observation in observations
+        for snapshot in [snapshots[observation.report_id]]
+        if snapshot.id in states_after
+        or (snapshot.id in maybe_first_live and snapshot.id not in seen_live)
+    ]
+    if captures:
+        capture_checks(session=session, captures=captures)
+    return checks
+
+
+def _lock(session: Session, report_ids: list[int]) -> dict[int, Snapshot]:
+    """The reports' snapshots, their rows locked (in id order, so batches never deadlock)."""
+    rows = session.execute(
+        select(*_SNAPSHOT)
+        .where(_reports.c.id.in_(report_ids))
+        .order_by(_reports.c.id)
+        .with_for_update()
+    ).all()
+    return {row.id: Snapshot(*row) for row in rows}
+
+
+def _as_recorded(observation: Observation) -> Observation:
+    """The observation as it is stored: a page gone while its media serve counts as live, and
+    a refused fetch keeps only the policy's sentence."""
+    verdict, reason, error = observation.verdict, observation.reason, observation.error
+    if verdict == REMOVED and observation.media_live:
+        verdict, reason = LIVE, f"{LINKED_MEDIA_LIVE} (page: {reason})"
     if reason == DESTINATION_REFUSED:
         # Whatever the fetcher wrote, a refusal is stored and shown as the policy's one sentence:
         # the detail (which internal address a name resolved to) is the guard's log line alone.
-        logger.warning("report %s: re-check refused by the outbound policy", report_id)
+        logger.warning("report %s: re-check refused by the outbound policy", observation.report_id)
         error = REFUSED_BY_POLICY
-    check = Check(
-        report_id=report_id,
-        checked_at=checked_at,
-        http_status=http_status,
-        final_url=final_url[:4096] if final_url else None,
+    if (verdict, reason, error) == (observation.verdict, observation.reason, observation.error):
+        return observation
+    return Observation(
+        report_id=observation.report_id,
+        checked_at=observation.checked_at,
         verdict=verdict,
-        reason=reason[:120],
-        fingerprint=fingerprint,
-        latency_ms=latency_ms,
-        error=error[:500] if error else None,
+        reason=reason,
+        http_status=observation.http_status,
+        final_url=observation.final_url,
+        fingerprint=observation.fingerprint,
+        latency_ms=observation.latency_ms,
+        error=error,
+        headers=observation.headers,
+        media_live=observation.media_live,
+        matches=observation.matches,
     )
-    session.add(check)
-    now = utcnow()
-    report.last_verdict = verdict
-    report.last_checked_at = checked_at
-    report.check_lease_until = None
-    watch = settings.watch_schedule_seconds
-    if verdict == REMOVED:
-        report.consecutive_removed += 1
-        if report.consecutive_removed == 1:
-            report.first_removed_at = checked_at
-        spacing = timedelta(seconds=settings.confirm_interval_seconds)
-        # Confirmations must be spaced in time: a burst of checks (say, a caseworker asking
-        # for one right after another) cannot prove removal on its own.
-        spaced = report.first_removed_at is None or checked_at - report.first_removed_at >= spacing
-        if report.state == ReportState.REMOVED:
-            report.watch_step += 1
-            if report.watch_step >= len(watch):
-                move(
-                    session=session,
-                    report=report,
-                    to_state=ReportState.CLOSED,
-                    actor=WORKER,
-                    cause="still removed at the end of the watch schedule",
-                    next_check_at=None,
-                )
-                return check
-            report.next_check_at = now + timedelta(seconds=watch[report.watch_step])
-        elif report.consecutive_removed >= settings.removal_confirmations and spaced:
-            _close_open_filings(session, report_id)
-            move(
-                session=session,
-                report=report,
-                to_state=ReportState.REMOVED,
-                actor=WORKER,
-                cause=(
-                    f"removal confirmed by {report.consecutive_removed} consecutive checks "
-                    f"({reason})"
-                ),
-                deadline_at=None,
-                escalation_lease_until=None,
-                watch_step=0,
-                next_check_at=now + timedelta(seconds=watch[0]) if watch else None,
-            )
-            notify(
-                session=session,
-                report=report,
-                kind=NotificationKind.REMOVED,
-                message=f"Report {report.id}: removal confirmed; watching for reappearance",
-            )
-            return check
-        else:
-            first = report.first_removed_at or checked_at
-            report.next_check_at = max(now, first + spacing)
-        session.add(report)
-        return check
 
-    report.consecutive_removed = 0
-    report.first_removed_at = None
-    if report.state == ReportState.REMOVED:
-        if verdict == LIVE:
-            move(
-                session=session,
-                report=report,
-                to_state=ReportState.REAPPEARED,
-                actor=WORKER,
-                cause=f"content is live again ({reason})",
-                watch_step=0,
-                next_check_at=now + timedelta(seconds=settings.check_interval_active_seconds),
-            )
-            notify(
-                session=session,
-                report=report,
-                kind=NotificationKind.REAPPEARED,
-                message=f"Report {report.id}: the content is live again; filed again",
-            )
-            file_or_hold(session=session, report=report)
-            return check
-        # Blocked or unreachable proves nothing either way: look again at the same watch step.
-        report.next_check_at = now + timedelta(
-            seconds=watch[min(report.watch_step, len(watch) - 1)]
-        )
-    else:
-        report.next_check_at = next_check_for_state(report, now, settings)
-    session.add(report)
-    return check
+
+def _insert_checks(session: Session, observations: list[Observation]) -> dict[int, Check]:
+    """One INSERT for every check of the batch; the checks (with their ids) by report id."""
+    rows: list[dict[str, Any]] = [
+        {
+            "report_id": observation.report_id,
+            "checked_at": observation.checked_at,
+            "http_status": observation.http_status,
+            "final_url": observation.final_url[:4096] if observation.final_url else None,
+            "verdict": observation.verdict,
+            "reason": observation.reason[:120],
+            "fingerprint": observation.fingerprint,
+            "latency_ms": observation.latency_ms,
+            "error": observation.error[:500] if observation.error else None,
+            "media_item_id": None,
+            "matches": observation.matches,
+        }
+        for observation in observations
+    ]
+    ids = session.execute(
+        insert(Check).returning(col(Check.id), sort_by_parameter_order=True), rows
+    ).scalars()
+    return {
+        row["report_id"]: Check(id=check_id, **row) for row, check_id in zip(rows, ids, strict=True)
+    }
+
+
+def _apply_move(session: Session, snapshot: Snapshot, decision: Decision) -> str:
+    """A check that proves a state change: the report moved (compare-and-set, transition
+    recorded), its notification and filings; the state it is in afterwards."""
+    assert decision.move is not None
+    report = session.get(Report, snapshot.id, populate_existing=True)
+    assert report is not None  # locked since the batch read it
+    for name, value in decision.changes.items():
+        setattr(report, name, value)
+    if decision.close_open_filings:
+        _close_open_filings(session, snapshot.id)
+    move(
+        session=session,
+        report=report,
+        to_state=decision.move.to_state,
+        actor=WORKER,
+        cause=decision.move.cause,
+        **decision.move.fields,
+    )
+    if decision.notification is not None:
+        kind, message = decision.notification
+        notify(session=session, report=report, kind=kind, message=message)
+    if decision.file_again:
+        file_or_hold(session=session, report=report)
+    return str(report.state)
 
 
 def _close_open_filings(session: Session, report_id: int) -> None:

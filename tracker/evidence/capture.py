@@ -5,20 +5,34 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from platform_adapters.base import CAPTURED_HEADERS
-from tracker.cases.keys import CaseKeyDestroyed
-from tracker.cases.models import Case
 from tracker.checks.models import Check
-from tracker.evidence.models import Evidence
-from tracker.evidence.service import store_capture
-from tracker.reports.models import Report
+from tracker.evidence.service import CaptureRecord, store_captures
 
 logger = logging.getLogger(__name__)
 
 LIVE = "live"
+WORKER = "worker"
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """What one capture records: the report, the check, and the state change it proved."""
+
+    case_id: int
+    organisation_id: int
+    report_id: int
+    url: str
+    check: Check
+    state_before: str
+    state_after: str
+    headers: dict[str, str] | None
 
 
 def selected_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
@@ -31,42 +45,60 @@ def selected_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
 
 def had_live_check(*, session: Session, report_id: int) -> bool:
     """Whether any check of the report saw it live already."""
-    found = session.exec(
-        select(col(Check.id)).where(Check.report_id == report_id, Check.verdict == LIVE).limit(1)
-    ).first()
-    return found is not None
+    return report_id in reports_seen_live(session=session, report_ids=[report_id])
 
 
-def capture_check(
-    *,
-    session: Session,
-    report: Report,
-    check: Check,
-    state_before: str,
-    headers: dict[str, str] | None,
-) -> Evidence | None:
-    """Store a capture record of this check: the time, final URL, HTTP status, selected
-    headers, fingerprint and verdict, and the state change it proved."""
-    case = session.get(Case, report.case_id)
-    if case is None or report.id is None:
-        return None
+def reports_seen_live(*, session: Session, report_ids: Iterable[int]) -> set[int]:
+    """Which of these reports have a check that saw them live already (one query)."""
+    wanted = list(report_ids)
+    if not wanted:
+        return set()
+    return set(
+        session.exec(
+            select(col(Check.report_id))
+            .where(col(Check.report_id).in_(wanted), Check.verdict == LIVE)
+            .distinct()
+        ).all()
+    )
+
+
+def capture_record(capture: Capture) -> bytes:
+    """The capture's JSON: time, final URL, HTTP status, selected headers, fingerprint,
+    verdict and the state change it proved."""
+    check = capture.check
     record = {
-        "report_id": report.id,
-        "checked_at": check.checked_at.isoformat(),
-        "url": report.canonical_url,
+        "report_id": capture.report_id,
+        "checked_at": _iso(check.checked_at),
+        "url": capture.url,
         "final_url": check.final_url,
         "http_status": check.http_status,
-        "headers": selected_headers(headers),
+        "headers": selected_headers(capture.headers),
         "fingerprint": check.fingerprint,
         "verdict": check.verdict,
         "reason": check.reason,
-        "state_before": str(state_before),
-        "state_after": str(report.state),
+        "state_before": str(capture.state_before),
+        "state_after": str(capture.state_after),
     }
-    content = json.dumps(record, sort_keys=True, indent=2).encode()
-    try:
-        return store_capture(
-            session=session, case=case, report_id=report.id, content=content, actor="worker"
-        )
-    except CaseKeyDestroyed:  # a withdrawn case keeps nothing new
-        return None
+    return json.dumps(record, sort_keys=True, indent=2).encode()
+
+
+def capture_checks(*, session: Session, captures: list[Capture]) -> list[int]:
+    """Store a capture record of each check, sealed with its case's key (one insert, one
+    custody event each); the evidence ids. A withdrawn case keeps nothing new."""
+    return store_captures(
+        session=session,
+        records=[
+            CaptureRecord(
+                case_id=capture.case_id,
+                organisation_id=capture.organisation_id,
+                report_id=capture.report_id,
+                content=capture_record(capture),
+            )
+            for capture in captures
+        ],
+        actor=WORKER,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
-from tracker.audit.service import record
-from tracker.cases.keys import case_cipher, open_text, seal_text
+from tracker.audit.chain import NewEvent
+from tracker.audit.service import record, record_many
+from tracker.cases.keys import CaseCipher, CaseKeyDestroyed, case_cipher, open_text, seal_text
 from tracker.cases.models import Case
 from tracker.cases.service import require_case
 from tracker.db import utcnow
@@ -28,6 +30,8 @@ from tracker.text import forbidden_character
 logger = logging.getLogger(__name__)
 
 READ_BYTES = 64 * 1024
+#: The store name of evidence kept in its own row (``Evidence.sealed_record``): capture records.
+RECORD_STORE = "database"
 DESCRIPTION_MAX_LENGTH = 2000
 MINOR_MEDIA_REFUSED = (
     "this case involves a minor: images and video are never stored; "
@@ -182,29 +186,81 @@ def store_upload(
     return _add(session, evidence, store, case)
 
 
-def store_capture(
-    *, session: Session, case: Case, report_id: int, content: bytes, actor: str
-) -> Evidence:
-    """Store an automatic capture record (JSON) of a report, sealed like an upload."""
-    assert case.id is not None
-    store, key = _seal_into_store(session, case.id, iter([content]))
-    evidence = Evidence(
-        case_id=case.id,
-        report_id=report_id,
-        kind=EvidenceKind.CAPTURE,
-        media_type="application/json",
-        size_bytes=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        captured_by=actor,
-        store=store.name,
-        storage_key=key,
+@dataclass(frozen=True, slots=True)
+class CaptureRecord:
+    """An automatic capture of one report to keep as evidence: the JSON record's bytes."""
+
+    case_id: int
+    organisation_id: int
+    report_id: int
+    content: bytes
+
+
+def store_captures(*, session: Session, records: list[CaptureRecord], actor: str) -> list[int]:
+    """Seal capture records with their cases' keys into evidence rows (store ``database``): one
+    insert for all, one custody event each; the new ids. A withdrawn case keeps nothing new."""
+    ciphers: dict[int, CaseCipher | None] = {}
+    rows: list[dict[str, object]] = []
+    kept: list[CaptureRecord] = []
+    now = utcnow()
+    for capture in records:
+        if capture.case_id not in ciphers:
+            try:
+                ciphers[capture.case_id] = case_cipher(session=session, case_id=capture.case_id)
+            except CaseKeyDestroyed:
+                ciphers[capture.case_id] = None
+        cipher = ciphers[capture.case_id]
+        if cipher is None:
+            continue
+        rows.append(
+            {
+                "case_id": capture.case_id,
+                "report_id": capture.report_id,
+                "kind": EvidenceKind.CAPTURE,
+                "media_type": "application/json",
+                "size_bytes": len(capture.content),
+                "sha256": hashlib.sha256(capture.content).hexdigest(),
+                "captured_at": now,
+                "captured_by": actor,
+                "store": RECORD_STORE,
+                "storage_key": new_storage_key(),
+                "sealed_record": b"".join(cipher.encrypt_chunks([capture.content])),
+            }
+        )
+        kept.append(capture)
+    if not rows:
+        return []
+    ids = list(
+        session.execute(
+            insert(Evidence).returning(col(Evidence.id), sort_by_parameter_order=True), rows
+        ).scalars()
     )
-    return _add(session, evidence, store, case)
+    record_many(
+        session=session,
+        events=[
+            NewEvent(
+                organisation_id=capture.organisation_id,
+                actor=actor,
+                action="evidence.captured",
+                object_type="evidence",
+                object_id=evidence_id,
+                details={
+                    "sha256": row["sha256"],
+                    "size_bytes": row["size_bytes"],
+                    "case_id": capture.case_id,
+                },
+                at=utcnow(),
+            )
+            for capture, row, evidence_id in zip(kept, rows, ids, strict=True)
+        ],
+    )
+    return ids
 
 
 def discard_stored(*, evidence: Evidence) -> None:
     """Remove an evidence object whose transaction failed to commit."""
-    _store(evidence.store).delete(evidence.storage_key)
+    if evidence.store != RECORD_STORE:  # a row-kept record went with its transaction
+        _store(evidence.store).delete(evidence.storage_key)
 
 
 def commit_stored(*, session: Session, evidence: Evidence | None) -> None:
@@ -278,6 +334,8 @@ def evidence_bytes(*, session: Session, evidence: Evidence) -> Iterator[bytes]:
     if evidence.purged_at is not None:
         raise Conflict.one(("path", "evidence_id"), "this evidence was purged", "evidence.purged")
     cipher = case_cipher(session=session, case_id=evidence.case_id)
+    if evidence.store == RECORD_STORE:
+        return cipher.decrypt_chunks(iter([evidence.sealed_record or b""]))
     store = _store(evidence.store)
     return cipher.decrypt_chunks(store.read(evidence.storage_key))
 
@@ -291,10 +349,12 @@ def purge_case_evidence(*, session: Session, case_id: int, actor: str, reason: s
     session.execute(
         update(Evidence)
         .where(col(Evidence.id).in_([row.id for row in rows]), col(Evidence.purged_at).is_(None))
-        .values(purged_at=now, description=None)
+        .values(purged_at=now, description=None, sealed_record=None)
     )
     session.flush()
     for row in rows:
+        if row.store == RECORD_STORE:
+            continue  # its sealed bytes went with the update above
         try:
             _store(row.store).delete(row.storage_key)
         except Exception:  # the row says purged; a leftover object holds ciphertext only

@@ -16,6 +16,7 @@ the request keeps its URL, ``Host`` header and (for https) TLS server name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -33,9 +34,18 @@ Destination = tuple[str, str, int, str | None]  # scheme, connect host, port, TL
 
 
 def create_ssl_context(verify: ssl.SSLContext | bool | str = True) -> ssl.SSLContext:
-    """The TLS context for ``verify`` as httpx understands it (context, bool, or CA bundle)."""
+    """The TLS context for ``verify`` as httpx understands it (context, bool, or CA bundle).
+
+    Built once per process for each ``verify`` value: loading the CA bundle costs milliseconds,
+    and a context is safe to share between connections.
+    """
     if isinstance(verify, ssl.SSLContext):
         return verify
+    return _shared_context(verify)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_context(verify: bool | str) -> ssl.SSLContext:
     if verify is False:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -299,7 +309,8 @@ class FastTransport(httpx.AsyncBaseTransport):
         if http2:
             raise ValueError("FastTransport speaks HTTP/1.1 only")
         limits = limits or httpx.Limits()
-        self.ssl_context = create_ssl_context(verify)
+        self._verify = verify
+        self._ssl_context: ssl.SSLContext | None = None
         self.keepalive_expiry = limits.keepalive_expiry
         max_keepalive = limits.max_keepalive_connections
         self.keepalive_per_destination = min(
@@ -309,6 +320,14 @@ class FastTransport(httpx.AsyncBaseTransport):
         self.connections_opened = 0
         self.requests_sent = 0
         self.is_closed = False
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context, made when the first https connection needs it (plain http never
+        loads the CA bundle)."""
+        if self._ssl_context is None:
+            self._ssl_context = create_ssl_context(self._verify)
+        return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send a request to its URL's host."""
