@@ -83,7 +83,6 @@ class CheckFeeder:
         self.clock = clock
         self.rate = 0.0  # batches taken per second
         self._last: tuple[float, int] | None = None  # (when, depth after sending)
-        self._idle_until = 0.0
 
     def sweep(self, db: Database, settings: Settings) -> int:
         """Top the re-check queue up; how many reports were claimed."""
@@ -105,7 +104,7 @@ class CheckFeeder:
             math.ceil(self.rate * settings.recheck_queue_seconds),
         )
         wanted = min(target - depth, MAX_BATCHES_PER_SWEEP)
-        if wanted <= 0 or now < self._idle_until:
+        if wanted <= 0:
             self._last = (now, depth)
             return 0
         with db.transaction() as session:
@@ -115,9 +114,6 @@ class CheckFeeder:
         sent = 0
         for start in range(0, len(ids), size):
             sent += send_now(JobKind.RECHECK, ids[start : start + size])
-        if not ids:
-            # Nothing due: look again at the pace of the other sweeps, not several times a second.
-            self._idle_until = now + settings.sweep_interval_seconds
         self._last = (self.clock(), depth + sent)
         return len(ids)
 
@@ -201,6 +197,14 @@ def sweep_retention(db: Database, settings: Settings) -> int:
         return purge_expired_evidence(session=session, days=settings.evidence_retention_days)
 
 
+def fold_report_counts(db: Database, settings: Settings) -> int:
+    """Add the report-count deltas the writers appended into the counts (PostgreSQL)."""
+    from tracker.reports.rollups import fold_rollups
+
+    with db.transaction() as session:
+        return fold_rollups(session=session)
+
+
 def watchdog(db: Database, settings: Settings) -> int:
     """Raise or resolve alerts for a stalled checker, failing channels, unreachable hosts."""
     with db.transaction() as session:
@@ -233,6 +237,7 @@ SWEEPS: dict[str, Callable[[Database, Settings], int]] = {
     "sweep_deliveries": sweep_deliveries,
     "sweep_withdrawals": sweep_withdrawals,
     "sweep_retention": sweep_retention,
+    "fold_report_counts": fold_report_counts,
     "watchdog": watchdog,
 }
 
