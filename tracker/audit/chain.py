@@ -25,6 +25,7 @@ from sqlalchemy import Table, insert, select, text, update
 from sqlmodel import Session, col
 
 from tracker.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from tracker.bulk import insert_rows
 
 #: pg_advisory_xact_lock key for appends ("audchain" in ASCII; any fixed bigint would do).
 ADVISORY_LOCK_KEY = int.from_bytes(b"audchain", "big")
@@ -153,6 +154,18 @@ class NewEvent:
 
 
 _events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_EVENT_COLUMNS = (
+    "sequence",
+    "prev_hash",
+    "hash",
+    "organisation_id",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+    "at",
+)
 
 
 def append_many(*, session: Session, events: list[NewEvent]) -> None:
@@ -179,7 +192,12 @@ def append_many(*, session: Session, events: list[NewEvent]) -> None:
         }
         prev_hash = link_hash(**fields)
         rows.append({**fields, "hash": prev_hash})
-    session.execute(insert(_events), rows)
+    insert_rows(
+        session,
+        _events,
+        _EVENT_COLUMNS,
+        [tuple(row[name] for name in _EVENT_COLUMNS) for row in rows],
+    )
     session.execute(
         update(_head)
         .where(_head.c.id == HEAD_ID)

@@ -16,12 +16,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from platform_adapters.addresses import REFUSED_BY_POLICY
+from tracker.bulk import insert_rows, is_postgresql, new_ids, update_rows
 from tracker.checks.decide import LIVE, REMOVED, Decision, Snapshot, decide, next_check_for_state
 from tracker.checks.models import Check
 from tracker.db import utcnow
@@ -45,6 +45,7 @@ DESTINATION_REFUSED = "destination_refused"
 LINKED_MEDIA_LIVE = "linked media still live"
 
 _reports = Report.__table__  # type: ignore[attr-defined]
+_checks = Check.__table__  # type: ignore[attr-defined]
 _SNAPSHOT = (
     _reports.c.id,
     _reports.c.case_id,
@@ -57,21 +58,47 @@ _SNAPSHOT = (
     _reports.c.watch_step,
     _reports.c.last_verdict,
 )
-#: The columns a check sets on a report whose state it does not change.
+#: The columns a check sets on a report whose state it does not change (and their types).
 _PLAIN = (
-    "last_verdict",
-    "last_checked_at",
-    "check_lease_until",
-    "consecutive_removed",
-    "first_removed_at",
-    "next_check_at",
-    "watch_step",
+    ("last_verdict", "varchar"),
+    ("last_checked_at", "timestamptz"),
+    ("consecutive_removed", "integer"),
+    ("first_removed_at", "timestamptz"),
+    ("next_check_at", "timestamptz"),
+    ("watch_step", "integer"),
 )
-_PLAIN_UPDATE = (
-    update(_reports)
-    .where(_reports.c.id == bindparam("report_id"))
-    .values({name: bindparam(f"new_{name}") for name in _PLAIN})
+_CHECK_COLUMNS = (
+    "id",
+    "report_id",
+    "checked_at",
+    "http_status",
+    "final_url",
+    "verdict",
+    "reason",
+    "fingerprint",
+    "latency_ms",
+    "error",
+    "media_item_id",
+    "matches",
 )
+
+
+@dataclass(slots=True)
+class RecordedCheck:
+    """A check as recorded (the row's values; a light stand-in for the ``Check`` model)."""
+
+    id: int
+    report_id: int
+    checked_at: datetime
+    http_status: int | None
+    final_url: str | None
+    verdict: str
+    reason: str
+    fingerprint: str | None
+    latency_ms: int | None
+    error: str | None
+    media_item_id: int | None
+    matches: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +136,7 @@ def record_check(
     error: str | None,
     headers: dict[str, str] | None = None,
     media_live: bool = False,
-) -> Check | None:
+) -> RecordedCheck | None:
     """Store one check and move the report accordingly; None if the report is gone or closed
     (a batch of one: see ``record_checks``)."""
     observation = Observation(
@@ -128,7 +155,9 @@ def record_check(
     return record_checks(session=session, observations=[observation]).get(report_id)
 
 
-def record_checks(*, session: Session, observations: Sequence[Observation]) -> dict[int, Check]:
+def record_checks(
+    *, session: Session, observations: Sequence[Observation]
+) -> dict[int, RecordedCheck]:
     """Store each observation as a check and move its report accordingly; the checks by report
     id (a report gone or closed gets none).
 
@@ -142,7 +171,7 @@ def record_checks(*, session: Session, observations: Sequence[Observation]) -> d
     report_ids = [observation.report_id for observation in observations]
     if len(set(report_ids)) != len(report_ids):
         raise ValueError("one observation per report in a batch")
-    snapshots = _lock(session, report_ids)
+    snapshots, check_ids = _lock(session, report_ids)
     observations = [
         _as_recorded(observation)
         for observation in observations
@@ -159,10 +188,10 @@ def record_checks(*, session: Session, observations: Sequence[Observation]) -> d
         if observation.verdict == LIVE and snapshots[observation.report_id].last_verdict != LIVE
     ]
     seen_live = reports_seen_live(session=session, report_ids=maybe_first_live)
-    checks = _insert_checks(session, observations)
+    checks = _insert_checks(session, observations, check_ids)
     settings = get_settings()
     now = utcnow()
-    plain: list[dict[str, object]] = []
+    plain: list[tuple[object, ...]] = []
     moved: list[tuple[Snapshot, Decision]] = []
     for observation in observations:
         snapshot = snapshots[observation.report_id]
@@ -176,12 +205,10 @@ def record_checks(*, session: Session, observations: Sequence[Observation]) -> d
             settings=settings,
         )
         if decision.move is None:
-            values = {f"new_{name}": decision.changes[name] for name in _PLAIN}
-            plain.append({"report_id": snapshot.id, **values})
+            plain.append((snapshot.id, *(decision.changes[name] for name, _kind in _PLAIN)))
         else:
             moved.append((snapshot, decision))
-    if plain:
-        session.execute(_PLAIN_UPDATE, plain)
+    update_rows(session, _reports, _PLAIN, plain, constants={"check_lease_until": "NULL"})
     states_after = {
         snapshot.id: _apply_move(session, snapshot, decision) for snapshot, decision in moved
     }
@@ -206,15 +233,16 @@ def record_checks(*, session: Session, observations: Sequence[Observation]) -> d
     return checks
 
 
-def _lock(session: Session, report_ids: list[int]) -> dict[int, Snapshot]:
-    """The reports' snapshots, their rows locked (in id order, so batches never deadlock)."""
-    rows = session.execute(
-        select(*_SNAPSHOT)
-        .where(_reports.c.id.in_(report_ids))
-        .order_by(_reports.c.id)
-        .with_for_update()
-    ).all()
-    return {row.id: Snapshot(*row) for row in rows}
+def _lock(session: Session, report_ids: list[int]) -> tuple[dict[int, Snapshot], list[int]]:
+    """The reports' snapshots, their rows locked (in id order, so batches never deadlock), and
+    as many fresh check ids (on PostgreSQL drawn in the same statement)."""
+    query = select(*_SNAPSHOT).where(_reports.c.id.in_(report_ids)).order_by(_reports.c.id)
+    if is_postgresql(session):
+        sequence = func.nextval(func.pg_get_serial_sequence("checks", "id"))
+        rows = session.execute(query.add_columns(sequence).with_for_update(of=_reports)).all()
+        return {row[0]: Snapshot(*row[:-1]) for row in rows}, [int(row[-1]) for row in rows]
+    rows = session.execute(query).all()
+    return {row[0]: Snapshot(*row) for row in rows}, new_ids(session, _checks, len(rows))
 
 
 def _as_recorded(observation: Observation) -> Observation:
@@ -246,30 +274,30 @@ def _as_recorded(observation: Observation) -> Observation:
     )
 
 
-def _insert_checks(session: Session, observations: list[Observation]) -> dict[int, Check]:
-    """One INSERT for every check of the batch; the checks (with their ids) by report id."""
-    rows: list[dict[str, Any]] = [
-        {
-            "report_id": observation.report_id,
-            "checked_at": observation.checked_at,
-            "http_status": observation.http_status,
-            "final_url": observation.final_url[:4096] if observation.final_url else None,
-            "verdict": observation.verdict,
-            "reason": observation.reason[:120],
-            "fingerprint": observation.fingerprint,
-            "latency_ms": observation.latency_ms,
-            "error": observation.error[:500] if observation.error else None,
-            "media_item_id": None,
-            "matches": observation.matches,
-        }
-        for observation in observations
-    ]
-    ids = session.execute(
-        insert(Check).returning(col(Check.id), sort_by_parameter_order=True), rows
-    ).scalars()
-    return {
-        row["report_id"]: Check(id=check_id, **row) for row, check_id in zip(rows, ids, strict=True)
+def _insert_checks(
+    session: Session, observations: list[Observation], ids: list[int]
+) -> dict[int, RecordedCheck]:
+    """One INSERT (COPY) for every check of the batch; the checks by report id."""
+    checks = {
+        observation.report_id: RecordedCheck(
+            id=check_id,
+            report_id=observation.report_id,
+            checked_at=observation.checked_at,
+            http_status=observation.http_status,
+            final_url=observation.final_url[:4096] if observation.final_url else None,
+            verdict=observation.verdict,
+            reason=observation.reason[:120],
+            fingerprint=observation.fingerprint,
+            latency_ms=observation.latency_ms,
+            error=observation.error[:500] if observation.error else None,
+            media_item_id=None,
+            matches=observation.matches,
+        )
+        for observation, check_id in zip(observations, ids, strict=False)
     }
+    rows = [tuple(getattr(check, name) for name in _CHECK_COLUMNS) for check in checks.values()]
+    insert_rows(session, _checks, _CHECK_COLUMNS, rows)
+    return checks
 
 
 def _apply_move(session: Session, snapshot: Snapshot, decision: Decision) -> str:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -21,6 +22,17 @@ LIVE = "live"
 WORKER = "worker"
 
 
+class CheckSeen(Protocol):
+    """What a capture records of a check."""
+
+    checked_at: datetime
+    final_url: str | None
+    http_status: int | None
+    fingerprint: str | None
+    verdict: str
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class Capture:
     """What one capture records: the report, the check, and the state change it proved."""
@@ -29,7 +41,7 @@ class Capture:
     organisation_id: int
     report_id: int
     url: str
-    check: Check
+    check: CheckSeen
     state_before: str
     state_after: str
     headers: dict[str, str] | None

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tracker.audit.chain import NewEvent
 from tracker.audit.service import record, record_many
+from tracker.bulk import insert_rows, new_ids
 from tracker.cases.keys import CaseCipher, CaseKeyDestroyed, case_cipher, open_text, seal_text
 from tracker.cases.models import Case
 from tracker.cases.service import require_case
@@ -196,13 +197,27 @@ class CaptureRecord:
     content: bytes
 
 
+_EVIDENCE_COLUMNS = (
+    "id",
+    "case_id",
+    "report_id",
+    "kind",
+    "media_type",
+    "size_bytes",
+    "sha256",
+    "captured_at",
+    "captured_by",
+    "store",
+    "storage_key",
+    "sealed_record",
+)
+
+
 def store_captures(*, session: Session, records: list[CaptureRecord], actor: str) -> list[int]:
     """Seal capture records with their cases' keys into evidence rows (store ``database``): one
     insert for all, one custody event each; the new ids. A withdrawn case keeps nothing new."""
     ciphers: dict[int, CaseCipher | None] = {}
-    rows: list[dict[str, object]] = []
-    kept: list[CaptureRecord] = []
-    now = utcnow()
+    kept: list[tuple[CaptureRecord, str, bytes]] = []
     for capture in records:
         if capture.case_id not in ciphers:
             try:
@@ -210,31 +225,32 @@ def store_captures(*, session: Session, records: list[CaptureRecord], actor: str
             except CaseKeyDestroyed:
                 ciphers[capture.case_id] = None
         cipher = ciphers[capture.case_id]
-        if cipher is None:
-            continue
-        rows.append(
-            {
-                "case_id": capture.case_id,
-                "report_id": capture.report_id,
-                "kind": EvidenceKind.CAPTURE,
-                "media_type": "application/json",
-                "size_bytes": len(capture.content),
-                "sha256": hashlib.sha256(capture.content).hexdigest(),
-                "captured_at": now,
-                "captured_by": actor,
-                "store": RECORD_STORE,
-                "storage_key": new_storage_key(),
-                "sealed_record": b"".join(cipher.encrypt_chunks([capture.content])),
-            }
-        )
-        kept.append(capture)
-    if not rows:
+        if cipher is not None:
+            sealed = b"".join(cipher.encrypt_chunks([capture.content]))
+            kept.append((capture, hashlib.sha256(capture.content).hexdigest(), sealed))
+    if not kept:
         return []
-    ids = list(
-        session.execute(
-            insert(Evidence).returning(col(Evidence.id), sort_by_parameter_order=True), rows
-        ).scalars()
-    )
+    table = Evidence.__table__  # type: ignore[attr-defined]
+    ids = new_ids(session, table, len(kept))
+    now = utcnow()
+    rows = [
+        (
+            evidence_id,
+            capture.case_id,
+            capture.report_id,
+            str(EvidenceKind.CAPTURE),
+            "application/json",
+            len(capture.content),
+            digest,
+            now,
+            actor,
+            RECORD_STORE,
+            new_storage_key(),
+            sealed,
+        )
+        for evidence_id, (capture, digest, sealed) in zip(ids, kept, strict=True)
+    ]
+    insert_rows(session, table, _EVIDENCE_COLUMNS, rows)
     record_many(
         session=session,
         events=[
@@ -245,13 +261,13 @@ def store_captures(*, session: Session, records: list[CaptureRecord], actor: str
                 object_type="evidence",
                 object_id=evidence_id,
                 details={
-                    "sha256": row["sha256"],
-                    "size_bytes": row["size_bytes"],
+                    "sha256": digest,
+                    "size_bytes": len(capture.content),
                     "case_id": capture.case_id,
                 },
-                at=utcnow(),
+                at=now,
             )
-            for capture, row, evidence_id in zip(kept, rows, ids, strict=True)
+            for evidence_id, (capture, digest, _sealed) in zip(ids, kept, strict=True)
         ],
     )
     return ids

@@ -82,14 +82,14 @@ def store_hashes(item: MediaItem, hashes: MediaHashes, at: datetime) -> None:
     item.hashed_at = at
 
 
-def match_item(*, session: Session, report: Report, item: MediaItem, check: Check | None) -> int:
+def match_item(*, session: Session, report: Report, item: MediaItem, check_id: int | None) -> int:
     """Compare the item's latest hashes with the banks; how many bank hashes it matched."""
     if item.hashed_at is None:
         return 0
     return match_and_record(
         session=session,
         report=report,
-        check_id=check.id if check is not None else None,
+        check_id=check_id,
         media_item_id=item.id,
         md5=None if item.truncated else item.md5,
         sha256=None if item.truncated else item.sha256,
@@ -141,7 +141,7 @@ def record_media_check(
     session.add(check)
     session.flush()
     if verdict == LIVE:
-        check.matches = match_item(session=session, report=report, item=item, check=check)
+        check.matches = match_item(session=session, report=report, item=item, check_id=check.id)
     return check
 
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tracker.checks.models import Check
-from tracker.checks.service import Observation, record_checks
+from tracker.checks.service import Observation, RecordedCheck, record_checks
 from tracker.db import Database
 from tracker.matching.media import (
     LINKED,
@@ -204,7 +204,7 @@ def _record_media(session: Session, media: list[CheckOutcome]) -> dict[int, int]
     return matched
 
 
-def _match_page_media(session: Session, outcome: CheckOutcome, check: Check) -> None:
+def _match_page_media(session: Session, outcome: CheckOutcome, check: RecordedCheck) -> None:
     """The reported URL is itself an image or a video: its hashes (new, or unchanged since the
     validator) are compared with the banks, and its check counts the matches too."""
     report = session.get(Report, outcome.key)
@@ -217,12 +217,12 @@ def _match_page_media(session: Session, outcome: CheckOutcome, check: Check) -> 
         item.validator = outcome.validator
     session.add(item)
     session.flush()
-    matches = match_item(session=session, report=report, item=item, check=check)
+    matches = match_item(session=session, report=report, item=item, check_id=check.id)
     if matches:
         check.matches += matches
         session.execute(
             update(Check)
-            .where(Check.id == check.id)  # type: ignore[arg-type]
+            .where(col(Check.id) == check.id)
             .values(matches=check.matches)
             .execution_options(synchronize_session=False)
         )
