@@ -6,12 +6,13 @@ encrypted before they reach the database and decrypted on the way out.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Text, create_engine, event
+from sqlalchemy import DateTime, Engine, Text, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -102,16 +103,42 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # pool_pre_ping: a PostgreSQL restart leaves dead connections; replace them transparently.
     # hide_parameters: a database error never carries a label or ciphertext into a log.
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         pool_recycle=1800,
         hide_parameters=True,
     )
+    event.listen(engine.pool, "checkin", _note_checkin)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+#: A pooled connection idle for longer than this is pinged before use (a PostgreSQL restart
+#: leaves dead ones behind); one used again sooner is not, so a busy worker pays no round trip.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pre-ping, only for connections that sat idle: a dead one is replaced."""
+    idle_since = record.info.get("checked_in_at")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as error:
+        # The pool discards this connection and checks out a fresh one.
+        raise exc.DisconnectionError() from error
 
 
 class Database:

@@ -32,6 +32,7 @@ from tracker.filings.service import (
     record_poll,
     record_receipt,
 )
+from tracker.matching.media import media_of
 from tracker.notifications.service import claim_delivery, record_delivery
 from tracker.reports.lifecycle import CHECKED
 from tracker.reports.models import Report
@@ -159,17 +160,18 @@ def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
     """Re-check a batch of reports concurrently and record each verdict; returns how many."""
     db = db or database()
     settings = get_settings()
-    with db.transaction() as session:
+    with db.session() as session:
         rows = session.exec(
             select(Report.id, Report.canonical_url, Report.platform)
             .where(col(Report.id).in_(report_ids))
             .where(col(Report.state).in_(list(CHECKED)))
         ).all()
+        known = media_of(session=session, report_ids=[int(row[0] or 0) for row in rows])
     if not rows:
         return 0
     rules = _platform_rules({platform for _, _, platform in rows})
     items = [(int(report_id or 0), url, rules[platform]) for report_id, url, platform in rows]
-    return recheck_reports(items, db=db, settings=settings)
+    return recheck_reports(items, known=known, db=db, settings=settings)
 
 
 def escalate_report(report_id: int, *, db: Database | None = None) -> bool:

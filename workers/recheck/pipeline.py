@@ -31,7 +31,6 @@ from tracker.matching.media import (
     PAGE,
     add_linked,
     match_item,
-    media_of,
     page_item,
     record_media_check,
     store_hashes,
@@ -52,12 +51,14 @@ LinkedMedia = dict[int, tuple[int, str, str | None]]  # item id -> (report id, U
 
 
 def recheck_reports(
-    items: Sequence[tuple[int, str, PlatformRule | None]], *, db: Database, settings: Settings
+    items: Sequence[tuple[int, str, PlatformRule | None]],
+    *,
+    known: Sequence[MediaItem],
+    db: Database,
+    settings: Settings,
 ) -> int:
-    """Check the reports' pages and media and record everything; how many pages were recorded."""
-    report_ids = [key for key, _, _ in items]
-    with db.session() as session:
-        known = media_of(session=session, report_ids=report_ids)
+    """Check the reports' pages and ``known`` media (the reports' media items, as
+    ``media_of`` lists them) and record everything; how many pages were recorded."""
     page_validators = {
         item.report_id: item.validator for item in known if item.role == PAGE and item.validator
     }
