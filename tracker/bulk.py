@@ -7,13 +7,12 @@ is in-process and statements are cheap, the same calls are ``executemany`` (the 
 the write lock: ``Database.transaction(immediate=True)``).
 
 Values bypass SQLAlchemy's column types here, so callers pass what the database stores: aware
-UTC datetimes (stored naive on SQLite, as ``tracker.db.UTCDateTime`` does), plain strings for
-enums, bytes, and JSON as text.
+UTC datetimes (stored naive on SQLite, as ``tracker.db.UTCDateTime`` does), plain ``str`` for
+enums (not the enum member), bytes, and JSON already encoded as text.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,16 +30,6 @@ def _for_sqlite(value: Any) -> Any:
     if isinstance(value, datetime):
         # SQLAlchemy's SQLite text form, microseconds always written, so text order is time order.
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return value
-
-
-def _for_postgresql(value: Any) -> Any:
-    if isinstance(value, dict):
-        return json.dumps(value)
-    if isinstance(value, str):
-        return str(value)  # an enum member becomes its plain value
     return value
 
 
@@ -56,7 +45,7 @@ def insert_rows(
         try:
             with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([_for_postgresql(value) for value in row])
+                    copy.write_row(row)
         finally:
             cursor.close()
         return

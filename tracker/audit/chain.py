@@ -38,6 +38,19 @@ PREV_HASH_MISMATCH = "prev_hash mismatch"
 _head: Table = AuditChainHead.__table__  # type: ignore[attr-defined]
 
 
+_PLAIN_TYPES = (str, int, bool, type(None))
+
+
+def _plain_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """``normalised_details``, without the JSON round trip when it would change nothing (text
+    keys, and text, integer, boolean or null values)."""
+    if details is None:
+        return {}
+    if all(type(key) is str and type(value) in _PLAIN_TYPES for key, value in details.items()):
+        return details
+    return normalised_details(details)
+
+
 def normalised_details(details: dict[str, Any] | None) -> dict[str, Any]:
     """``details`` as the database gives them back (a JSON round trip), so hashes match."""
     return json.loads(json.dumps(details or {}, allow_nan=False))  # type: ignore[no-any-return]
@@ -179,25 +192,34 @@ def append_many(*, session: Session, events: list[NewEvent]) -> None:
     rows = []
     for event in events:
         last_sequence += 1
-        fields: dict[str, Any] = {
-            "sequence": last_sequence,
-            "prev_hash": prev_hash,
-            "organisation_id": event.organisation_id,
-            "actor": event.actor,
-            "action": event.action,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-            "details": normalised_details(event.details),
-            "at": event.at,
-        }
-        prev_hash = link_hash(**fields)
-        rows.append({**fields, "hash": prev_hash})
-    insert_rows(
-        session,
-        _events,
-        _EVENT_COLUMNS,
-        [tuple(row[name] for name in _EVENT_COLUMNS) for row in rows],
-    )
+        details = _plain_details(event.details)
+        link = link_hash(
+            sequence=last_sequence,
+            prev_hash=prev_hash,
+            organisation_id=event.organisation_id,
+            actor=event.actor,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            details=details,
+            at=event.at,
+        )
+        rows.append(
+            (
+                last_sequence,
+                prev_hash,
+                link,
+                event.organisation_id,
+                event.actor,
+                event.action,
+                event.object_type,
+                event.object_id,
+                json.dumps(details),
+                event.at,
+            )
+        )
+        prev_hash = link
+    insert_rows(session, _events, _EVENT_COLUMNS, rows)
     session.execute(
         update(_head)
         .where(_head.c.id == HEAD_ID)
