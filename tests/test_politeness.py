@@ -186,3 +186,46 @@ def test_transport_failures_back_off_but_refusals_do_not() -> None:
     asyncio.run(scenario())
     assert gate.failures("a.example") == 2
     assert fake.sleeps == [2.0]  # the third request waited out the first failure's back-off
+
+
+def test_one_gate_serves_batches_on_different_event_loops() -> None:
+    # The process's gate outlives any one loop (asyncio.Semaphore would stay bound to the first).
+    gate = Politeness(PolitenessConfig(concurrency=1))
+    most = 0
+    active = 0
+
+    async def one() -> None:
+        nonlocal active, most
+        await gate.acquire("a.example")
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0)
+        active -= 1
+        gate.release("a.example")
+
+    async def contended() -> None:
+        await asyncio.gather(one(), one(), one())
+
+    asyncio.run(contended())
+    asyncio.run(contended())
+    assert most == 1
+    assert not gate.hosts["a.example"].slots.locked()
+
+
+def test_idle_hosts_are_forgotten_but_paused_or_failing_ones_kept() -> None:
+    fake = FakeTime()
+    gate = Politeness(PolitenessConfig(), clock=fake.clock, sleep=fake.sleep, max_idle_hosts=3)
+
+    async def visit(host: str) -> None:
+        await gate.acquire(host)
+        gate.release(host)
+
+    async def scenario() -> None:
+        await visit("idle-1.example")
+        await visit("idle-2.example")
+        gate.record_response("paused.example", 429, "60")
+        await visit("idle-3.example")  # the fourth host: the idle ones are forgotten first
+
+    asyncio.run(scenario())
+    assert sorted(gate.hosts) == ["idle-3.example", "paused.example"]
+    assert gate.hosts["paused.example"].next_start == 1060.0

@@ -45,7 +45,13 @@ from workers.recheck.guard import (
 )
 from workers.recheck.linked import linked_media
 from workers.recheck.media_read import BodyReader, MediaHashing, MediaOptions, MediaRead
-from workers.recheck.politeness import HostDeferred, Politeness, PolitenessConfig, PoliteTransport
+from workers.recheck.politeness import (
+    HostDeferred,
+    HostGate,
+    Politeness,
+    PolitenessConfig,
+    PoliteTransport,
+)
 from workers.recheck.transport import FastTransport
 
 USER_AGENT = "TakedownTracker-Recheck/0.1 (+caseworker tool)"
@@ -92,7 +98,7 @@ def build_client(
     max_redirects: int,
     max_connections: int = 100,
     resolver: Resolver | None = None,
-    politeness: Politeness | PolitenessConfig | None = None,
+    politeness: HostGate | PolitenessConfig | None = None,
     decision_ttl: float = DECISION_TTL_SECONDS,
     verify: ssl.SSLContext | bool | str = True,
 ) -> httpx.AsyncClient:
@@ -108,7 +114,7 @@ def build_client(
         max_keepalive_connections=max_connections,
         keepalive_expiry=30.0,
     )
-    if not isinstance(politeness, Politeness):
+    if politeness is None or isinstance(politeness, PolitenessConfig):
         politeness = Politeness(politeness)
     guarded = GuardedTransport(
         policy=AddressPolicy(allowlist),

@@ -1,7 +1,8 @@
 """Per-host politeness: concurrency, minimum spacing, Retry-After and back-off with jitter.
 
-One ``Politeness`` lives as long as its client (one batch). Every request hop to a host, redirects
-included, first takes one of the host's slots and waits for its turn:
+Every request hop to a host, redirects included, first takes one of the host's slots and waits
+for its turn (``HostGate.acquire``), and gives the slot back with what the hop taught us
+(``HostGate.finish``):
 
 - at most ``concurrency`` requests to a host at once;
 - request starts to a host at least ``min_interval`` seconds apart (turns are handed out in
@@ -11,9 +12,14 @@ included, first takes one of the host's slots and waits for its turn:
   for ``backoff_base * 2**(failures - 1)`` seconds, capped at ``backoff_max``, with "equal jitter"
   (half fixed, half random) so many workers do not come back in step; a success resets it.
 
-A request whose turn is further away than ``max_wait`` is not sent: it fails with
+A request whose turn (or free slot) is further away than ``max_wait`` is not sent: it fails with
 ``HostDeferred`` and the sweep checks it again later, so a paused host never stalls a batch.
-The clock, sleep and random source are injected so tests need no real time.
+
+One gate serves a whole process (``shared_politeness``): ``Politeness`` keeps the hosts in this
+process's memory (embedded mode; every batch of the process shares it), ``RedisPoliteness``
+(``politeness_redis``) keeps them in Redis so that every worker process shares them. Both are
+used from one event loop thread. The clock, sleep and random source are injected so tests need
+no real time.
 """
 
 from __future__ import annotations
@@ -22,42 +28,57 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 import httpx
 
-#: Statuses that say "too much, come back later" and may carry Retry-After.
-THROTTLE_STATUSES = frozenset({429, 503})
+from workers.recheck.host_gate import (
+    MAX_IDLE_HOSTS,
+    THROTTLE_STATUSES,
+    HostDeferred,
+    HostGate,
+    Lease,
+    Outcome,
+    PolitenessConfig,
+    Slots,
+    backoff_delay,
+    parse_retry_after,
+    response_outcome,
+)
 
+if TYPE_CHECKING:
+    from tracker.settings import Settings
 
-@dataclass(frozen=True)
-class PolitenessConfig:
-    """Per-host limits (see the module docstring)."""
-
-    concurrency: int = 4
-    min_interval: float = 0.0
-    backoff_base: float = 1.0
-    backoff_max: float = 300.0
-    retry_after_max: float = 3600.0
-    max_wait: float = 60.0
-
-
-class HostDeferred(httpx.TransportError):
-    """The host asked us (or its failures tell us) to wait longer than a check may wait."""
+#: The gate's whole interface, importable from here.
+__all__ = [
+    "MAX_IDLE_HOSTS",
+    "THROTTLE_STATUSES",
+    "HostDeferred",
+    "HostGate",
+    "Lease",
+    "Outcome",
+    "PoliteTransport",
+    "Politeness",
+    "PolitenessConfig",
+    "Slots",
+    "backoff_delay",
+    "parse_retry_after",
+    "response_outcome",
+    "shared_politeness",
+]
 
 
 class _Host:
     __slots__ = ("slots", "next_start", "failures")
 
     def __init__(self, concurrency: int) -> None:
-        self.slots = asyncio.Semaphore(concurrency)
+        self.slots = Slots(concurrency)
         self.next_start = 0.0
         self.failures = 0
 
 
 class Politeness:
-    """The per-host gate shared by every request of one client."""
+    """The per-host gate in this process's memory, shared by every request of the process."""
 
     def __init__(
         self,
@@ -66,68 +87,100 @@ class Politeness:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        max_idle_hosts: int = MAX_IDLE_HOSTS,
     ) -> None:
         self.config = config or PolitenessConfig()
         self.clock = clock
         self.sleep = sleep
         self.jitter = jitter
         self.hosts: dict[str, _Host] = {}
+        self._prune_at = max_idle_hosts
 
     def _host(self, host: str) -> _Host:
         state = self.hosts.get(host)
         if state is None:
+            if len(self.hosts) >= self._prune_at:
+                self._prune()
             state = self.hosts[host] = _Host(self.config.concurrency)
         return state
 
-    async def acquire(self, host: str) -> None:
+    def _prune(self) -> None:
+        """Forget hosts with nothing to remember: no slot taken, no pause, no failures."""
+        now, count = self.clock(), self.config.concurrency
+        for name in [
+            name
+            for name, state in self.hosts.items()
+            if state.slots.idle(count) and state.next_start <= now and state.failures == 0
+        ]:
+            del self.hosts[name]
+        # Hosts that still remember something stay; sweep again only when twice as many.
+        self._prune_at = max(self._prune_at, 2 * len(self.hosts))
+
+    async def acquire(self, host: str) -> Lease:
         """Take one of the host's slots and wait for the host's next turn."""
         state = self._host(host)
-        await state.slots.acquire()
+        config = self.config
+        await state.slots.acquire(config.max_wait, host)
         try:
             now = self.clock()
             start = max(now, state.next_start)
             wait = start - now
-            if wait > self.config.max_wait:
+            if wait > config.max_wait:
                 raise HostDeferred(f"{host[:100]} is paused for another {wait:.0f} s")
-            state.next_start = start + self.config.min_interval
+            state.next_start = start + config.min_interval
             if wait > 0:
                 await self.sleep(wait)
         except BaseException:
             state.slots.release()
             raise
+        return None
+
+    def finish(self, host: str, lease: Lease, outcome: Outcome, pause: float = 0.0) -> None:
+        """Learn from the outcome, then give the slot back."""
+        state = self._host(host)
+        if outcome is Outcome.SUCCESS:
+            state.failures = 0
+        elif outcome is not Outcome.NEUTRAL:
+            self.record(host, outcome, pause)
+        state.slots.release()
+
+    async def drain(self) -> None:
+        """Nothing to wait for: memory is up to date at once."""
+
+    async def aclose(self) -> None:
+        """Nothing to close: the hosts live in this process's memory."""
 
     def release(self, host: str) -> None:
         """Give the host's slot back."""
         self._host(host).slots.release()
 
+    def record(self, host: str, outcome: Outcome, pause: float = 0.0) -> None:
+        """Learn from an outcome: Retry-After pauses, failures back off, success resets."""
+        state = self._host(host)
+        if outcome is Outcome.SUCCESS:
+            state.failures = 0
+        elif outcome is Outcome.THROTTLED:
+            state.failures += 1
+            state.next_start = max(state.next_start, self.clock() + pause)
+        elif outcome is Outcome.FAILURE:
+            state.failures += 1
+            delay = self.backoff_delay(state.failures)
+            state.next_start = max(state.next_start, self.clock() + delay)
+
     def record_response(self, host: str, status: int, retry_after: str | None) -> None:
         """Learn from a response: Retry-After pauses, failures back off, success resets."""
-        state = self._host(host)
-        if status in THROTTLE_STATUSES and retry_after is not None:
-            seconds = parse_retry_after(retry_after, now=time.time())
-            if seconds is not None:
-                pause = min(seconds, self.config.retry_after_max)
-                state.next_start = max(state.next_start, self.clock() + pause)
-                state.failures += 1
-                return
-        if status >= 500 or status == 429:
-            self.record_failure(host)
-        else:
-            state.failures = 0
+        outcome, pause = response_outcome(
+            status, retry_after, retry_after_max=self.config.retry_after_max
+        )
+        self.record(host, outcome, pause)
 
     def record_failure(self, host: str) -> None:
         """A connect error, timeout or server error: pause the host with growing back-off."""
-        state = self._host(host)
-        state.failures += 1
-        delay = self.backoff_delay(state.failures)
-        state.next_start = max(state.next_start, self.clock() + delay)
+        self.record(host, Outcome.FAILURE)
 
     def backoff_delay(self, failures: int) -> float:
         """Seconds to pause after ``failures`` failures in a row (equal jitter)."""
-        if failures <= 0:
-            return 0.0
-        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (failures - 1))
-        return ceiling / 2 + self.jitter() * ceiling / 2
+        return backoff_delay(self.config, failures, self.jitter())
 
     def failures(self, host: str) -> int:
         """Failures in a row recorded for a host."""
@@ -135,26 +188,38 @@ class Politeness:
         return state.failures if state is not None else 0
 
 
-def parse_retry_after(value: str, *, now: float) -> float | None:
-    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date); None if invalid."""
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    return max(0.0, moment.timestamp() - now)
+def shared_politeness(settings: Settings, *, config: PolitenessConfig | None = None) -> HostGate:
+    """The gate for this process (make it once): Redis when distributed, memory when embedded."""
+    from tracker.settings import RunMode
+
+    config = config or PolitenessConfig.from_settings(settings)
+    if settings.run_mode is RunMode.DISTRIBUTED:
+        from workers.recheck.politeness_redis import RedisPoliteness
+
+        return RedisPoliteness(
+            config,
+            url=settings.redis_url,
+            lease_seconds=settings.recheck_host_lease_seconds,
+            retry_redis_after=settings.recheck_politeness_redis_retry_seconds,
+        )
+    return Politeness(config)
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that gives the host's slot back once it is read or closed."""
+    """A response body that gives the host's slot back (with the outcome) once closed."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        gate: HostGate,
+        host: str,
+        lease: Lease,
+        outcome: Outcome,
+        pause: float,
+    ) -> None:
         self.inner = inner
-        self._release: Callable[[], None] | None = release
+        self.gate: HostGate | None = gate
+        self.host, self.lease, self.outcome, self.pause = host, lease, outcome, pause
 
     def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         # The inner stream's own iterator: no generator frame of ours per chunk.
@@ -164,45 +229,51 @@ class _ReleasingStream(httpx.AsyncByteStream):
         try:
             await self.inner.aclose()
         finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+            gate, self.gate = self.gate, None
+            if gate is not None:
+                gate.finish(self.host, self.lease, self.outcome, self.pause)
 
 
 class PoliteTransport(httpx.AsyncBaseTransport):
     """Wraps a transport so every request hop goes through the per-host gate."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, politeness: Politeness) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, politeness: HostGate) -> None:
         self.inner = inner
         self.politeness = politeness
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Wait for the host's turn, send, and learn from the outcome."""
+        """Wait for the host's turn, send, and learn from the outcome when the body is closed."""
         host = request.url.host
-        politeness = self.politeness
-        await politeness.acquire(host)
+        gate = self.politeness
+        lease = await gate.acquire(host)
         try:
             response = await self.inner.handle_async_request(request)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
-            # A refused destination or a bad URL says nothing about the host's health.
-            politeness.record_failure(host)
-            politeness.release(host)
+            gate.finish(host, lease, Outcome.FAILURE)
             raise
         except BaseException:
-            politeness.release(host)
+            # A refused destination or a bad URL says nothing about the host's health.
+            gate.finish(host, lease, Outcome.NEUTRAL)
             raise
         status = response.status_code
-        if status in THROTTLE_STATUSES:
-            politeness.record_response(host, status, response.headers.get("retry-after"))
+        if status < 500 and status != 429:
+            outcome, pause = Outcome.SUCCESS, 0.0
         else:
-            politeness.record_response(host, status, None)
+            outcome, pause = response_outcome(
+                status,
+                response.headers.get("retry-after"),
+                retry_after_max=gate.config.retry_after_max,
+            )
         if response.is_closed:
-            politeness.release(host)  # already read (a mock or an eager transport)
+            gate.finish(host, lease, outcome, pause)  # already read (a mock or an eager transport)
             return response
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _ReleasingStream(response.stream, lambda: politeness.release(host))
+        response.stream = _ReleasingStream(response.stream, gate, host, lease, outcome, pause)
         return response
 
     async def aclose(self) -> None:
-        """Close the inner transport."""
-        await self.inner.aclose()
+        """Close the inner transport once the gate has heard every outcome."""
+        try:
+            await self.politeness.drain()
+        finally:
+            await self.inner.aclose()
