@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import dataclasses
 import re
 import ssl
 import time
@@ -34,6 +35,7 @@ import httpx
 
 from platform_adapters.base import CAPTURED_HEADERS, FetchedPage, Verdict
 from tracker.matching.hashing import MediaHashes
+from tracker.settings import Settings
 from workers.recheck.classify import classify_page
 from workers.recheck.fingerprint import content_fingerprint
 from workers.recheck.guard import (
@@ -325,16 +327,13 @@ async def _discard_body(response: httpx.Response, body_limit: int) -> None:
             break
 
 
-def politeness_config(settings: object) -> PolitenessConfig:
-    """The per-host limits from the tracker's settings."""
-    return PolitenessConfig(
-        concurrency=settings.recheck_per_host_concurrency,  # type: ignore[attr-defined]
-        min_interval=settings.recheck_per_host_min_interval_seconds,  # type: ignore[attr-defined]
-        backoff_base=settings.recheck_backoff_base_seconds,  # type: ignore[attr-defined]
-        backoff_max=settings.recheck_backoff_max_seconds,  # type: ignore[attr-defined]
-        retry_after_max=settings.recheck_retry_after_max_seconds,  # type: ignore[attr-defined]
-        max_wait=settings.recheck_max_host_wait_seconds,  # type: ignore[attr-defined]
-    )
+def politeness_config(settings: Settings) -> PolitenessConfig:
+    """The per-host limits from the tracker's settings, the wait for a host's turn bounded to
+    half a check's deadline: a longer pause defers the check (``host_deferred``, checked again
+    by a later sweep) instead of spending the deadline and being recorded as a timeout."""
+    config = PolitenessConfig.from_settings(settings)
+    deadline = settings.outbound_timeout_seconds * DEADLINE_READ_TIMEOUTS
+    return dataclasses.replace(config, max_wait=min(config.max_wait, deadline / 2))
 
 
 async def check_batch(

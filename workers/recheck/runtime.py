@@ -6,8 +6,9 @@ batch reconnected to every host, loaded the CA bundle again (17 % of worker CPU)
 a host's Retry-After as soon as it ended. Now the job thread hands its coroutine to the
 process's loop and waits for the answer; connections stay alive between batches, a TLS context
 is built once and only when an https URL comes, and batches running at once (the embedded
-runner's job threads) share one gate. Database work never runs on this loop: the loop only
-fetches, the job thread records.
+runner's job threads) share one gate, which in distributed mode keeps its state in Redis so
+every worker process shares it (``workers.recheck.politeness.shared_politeness``). Database
+work never runs on this loop: the loop only fetches, the job thread records.
 
 The runtime is made on first use in each process (after Celery forks its pool) and rebuilt
 when the settings it was built from change (tests change them between cases).
@@ -27,7 +28,7 @@ import httpx
 
 from tracker.settings import Settings
 from workers.recheck.engine import build_client, new_event_loop, politeness_config
-from workers.recheck.politeness import Politeness
+from workers.recheck.politeness import HostGate, shared_politeness
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,7 +56,7 @@ class CheckRuntime:
         self.thread.start()
         self._client: httpx.AsyncClient | None = None
         self._key: tuple[Any, ...] | None = None
-        self.politeness: Politeness | None = None
+        self.politeness: HostGate | None = None
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -76,10 +77,10 @@ class CheckRuntime:
     async def _client_for(self, settings: Settings) -> httpx.AsyncClient:
         key = _client_key(settings)
         if self._client is None or key != self._key:
-            if self._client is not None:
-                old, self._client = self._client, None
-                await old.aclose()
-            self.politeness = Politeness(politeness_config(settings))
+            await self._close_client()
+            # Made once per process (per settings): every batch of the process shares it, and in
+            # distributed mode every worker shares its state through Redis.
+            self.politeness = shared_politeness(settings, config=politeness_config(settings))
             self._client = build_client(
                 allowlist=settings.outbound_allowlist,
                 timeout=settings.outbound_timeout_seconds,
@@ -90,16 +91,19 @@ class CheckRuntime:
             self._key = key
         return self._client
 
+    async def _close_client(self) -> None:
+        client, self._client = self._client, None
+        gate, self.politeness = self.politeness, None
+        if client is not None:
+            await client.aclose()
+        if gate is not None:
+            await gate.aclose()
+
     def close(self) -> None:
-        """Close the client and stop the loop (its thread ends)."""
-
-        async def closing() -> None:
-            if self._client is not None:
-                await self._client.aclose()
-                self._client = None
-
+        """Close the client and the gate and stop the loop (its thread ends)."""
         if self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(closing(), self.loop).result(timeout=10)
+            future = asyncio.run_coroutine_threadsafe(self._close_client(), self.loop)
+            future.result(timeout=10)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
 
