@@ -54,10 +54,11 @@ from bench.fleet import Target, running_fleet
 from bench.services import (
     DEFAULT_ADMIN_URL,
     bench_database,
+    cpu_seconds,
     free_port,
     machine_busy_seconds,
-    named_cpu_seconds,
     private_redis,
+    process_tree,
     tree_cpu_seconds,
 )
 
@@ -198,6 +199,12 @@ class Store:
         else:
             self.rows("UPDATE reports SET next_check_at = now()")
 
+    def backend_cpu(self) -> dict[int, float]:
+        """CPU seconds of each PostgreSQL backend serving this database now (the workers keep
+        theirs open: a backend that ends during the run is not counted)."""
+        rows = self.rows("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return {int(pid): cpu_seconds([int(pid)]) for (pid,) in rows}
+
     def checked(self) -> int:
         return int(
             self.rows("SELECT count(*) FROM reports WHERE last_checked_at IS NOT NULL")[0][0]
@@ -241,8 +248,10 @@ def _clock(
     """Make every report due, then wait until each has been checked once; the wall seconds,
     the worker's CPU seconds, PostgreSQL's, the machine's busy share, and the progress."""
     pid = worker_pid()
+    pids = process_tree(pid)
+    by_process_before = {child: cpu_seconds([child]) for child in pids}
     cpu_before = tree_cpu_seconds(pid)
-    postgres_before = None if store.is_sqlite else named_cpu_seconds("postgres")
+    postgres_before = None if store.is_sqlite else store.backend_cpu()
     busy_before, all_before = machine_busy_seconds()
     started = time.perf_counter()
     store.make_all_due()
@@ -258,7 +267,16 @@ def _clock(
         time.sleep(0.25)
     seconds = time.perf_counter() - started
     cpu = tree_cpu_seconds(pid) - cpu_before
-    postgres = None if postgres_before is None else named_cpu_seconds("postgres") - postgres_before
+    split = ", ".join(
+        f"{'main' if child == pid else child}: {cpu_seconds([child]) - before:.2f} s"
+        for child, before in by_process_before.items()
+    )
+    print(f"worker CPU by process: {split}", file=sys.stderr)
+    postgres = None
+    if postgres_before is not None:
+        postgres = sum(
+            cpu - postgres_before.get(backend, 0.0) for backend, cpu in store.backend_cpu().items()
+        )
     busy_after, all_after = machine_busy_seconds()
     share = (busy_after - busy_before) / max(all_after - all_before, 1e-9)
     return seconds, cpu, postgres, share, progress
@@ -434,7 +452,7 @@ def _commit(checkout: Path) -> str:
 def _table(engine: dict[str, Any] | None, results: list[ModeResult]) -> str:
     lines = [
         "| mode | reports | seconds | checks/s | ÷ engine | worker CPU ms/check "
-        "| PostgreSQL CPU s | machine busy | correct | records |",
+        "| PostgreSQL backends CPU s | machine busy | correct | records |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     if engine is not None:

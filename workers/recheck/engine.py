@@ -37,6 +37,7 @@ from platform_adapters.base import CAPTURED_HEADERS, FetchedPage, Verdict
 from tracker.matching.hashing import MediaHashes
 from tracker.settings import Settings
 from workers.recheck.classify import classify_page
+from workers.recheck.fast_url import parse_url
 from workers.recheck.fingerprint import content_fingerprint
 from workers.recheck.guard import (
     AddressPolicy,
@@ -234,7 +235,7 @@ class Fetcher:
 
     async def send(self, url: str, body_limit: int) -> httpx.Response:
         """The final response after redirects; the caller reads and closes its stream."""
-        target = httpx.URL(url)
+        target = parse_url(url)
         authorization = _basic_authorization(target)
         # A check only GETs, and httpx keeps GET on every redirect (303 and 302 become GET).
         method = "GET"
