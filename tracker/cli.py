@@ -196,6 +196,9 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
             scheduler.shutdown(wait=False)
         if runner is not None:
             runner.shutdown()
+            from workers.recheck.runtime import close_check_runtime
+
+            close_check_runtime()
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown
 
 from tracker.jobs import JobKind
 from tracker.logs import job_id_var
@@ -58,3 +58,12 @@ def _tag_logs_with_job(task_id: str | None = None, **_: Any) -> None:
 @task_postrun.connect
 def _untag_logs(**_: Any) -> None:
     job_id_var.set(None)
+
+
+@worker_process_shutdown.connect
+def _close_check_runtime(**_: Any) -> None:
+    """A pool process that stops hands back the host slots it holds (the shared gate's last
+    writes) instead of leaving them to expire with their leases."""
+    from workers.recheck.runtime import close_check_runtime
+
+    close_check_runtime()
