@@ -27,24 +27,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench.services import DEFAULT_ADMIN_URL, bench_database, private_redis
+
 TARGET_SECONDS = 1.0
 TARGET_GROWTH = 1.5
 #: Expressions for the NOT NULL columns of ``reports`` a bulk load must fill (``n`` is the row
@@ -82,61 +77,6 @@ class Result:
     enqueue_runs: list[float]
     total_runs: list[float]
     plan: str
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def private_redis() -> Iterator[str]:
-    """A Redis of this benchmark only, on a free loopback port; stopped at the end."""
-    port = _free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-    command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-
-
-@contextmanager
-def bench_database(admin_url: str, *, keep: bool) -> Iterator[str]:
-    """A fresh database on the (shared) PostgreSQL, dropped at the end unless ``keep``."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"tracker_bench_sweep_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        if keep:
-            print(f"kept database {name}", file=sys.stderr)
-        else:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _configure(database_url: str, redis_url: str) -> None:
@@ -416,7 +356,9 @@ def main(arguments: list[str] | None = None) -> None:
 
     with (
         private_redis() as redis_url,
-        bench_database(options.postgres_url, keep=options.keep) as url,
+        bench_database(
+            options.postgres_url, keep=options.keep, prefix="tracker_bench_sweep"
+        ) as url,
     ):
         _configure(url, redis_url)
         from tracker.jobs import install_dispatcher
