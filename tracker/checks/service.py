@@ -34,7 +34,14 @@ from tracker.reports.models import Report
 from tracker.reports.transitions import move
 from tracker.settings import get_settings
 
-__all__ = ["Observation", "next_check_for_state", "record_check", "record_checks"]
+__all__ = [
+    "Observation",
+    "RecordedCheck",
+    "defer_checks",
+    "next_check_for_state",
+    "record_check",
+    "record_checks",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +238,19 @@ def record_checks(
     if captures:
         capture_checks(session=session, captures=captures)
     return checks
+
+
+def defer_checks(*, session: Session, report_ids: Sequence[int], until: datetime) -> None:
+    """Reports whose check could not be made now (the host asked us to wait): no check is
+    recorded, their lease ends and they come due again at ``until``."""
+    if not report_ids:
+        return
+    session.execute(
+        update(Report)
+        .where(col(Report.id).in_(list(report_ids)), col(Report.state) != ReportState.CLOSED)
+        .values(check_lease_until=None, next_check_at=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _lock(session: Session, report_ids: list[int]) -> tuple[dict[int, Snapshot], list[int]]:

@@ -66,6 +66,8 @@ DEADLINE_READ_TIMEOUTS = 3.0
 DECISION_TTL_SECONDS = 60.0
 
 PlatformRule = Callable[[FetchedPage], Verdict | None]
+#: The reason of an outcome that was never fetched: the host's turn was too far away.
+HOST_DEFERRED = "host_deferred"
 
 
 @dataclass(frozen=True)
@@ -381,7 +383,9 @@ async def check_batch(
                 )
             if attempt < retries and _is_worth_retrying(outcome):
                 queue.append((index, attempt + 1))
-            outcomes[index] = outcome
+            # A retry the host's pause deferred keeps what the first attempt saw (say, a 429).
+            if outcome.reason != HOST_DEFERRED or outcomes[index] is None:
+                outcomes[index] = outcome
 
     workers = [
         work(queue)
@@ -562,7 +566,7 @@ def _failure_verdict(failure: Exception) -> tuple[Verdict, str]:
     if isinstance(failure, DestinationRefused):
         return Verdict.UNKNOWN, "destination_refused"
     if isinstance(failure, HostDeferred):
-        return Verdict.UNKNOWN, "host_deferred"
+        return Verdict.UNKNOWN, HOST_DEFERRED
     if isinstance(failure, httpx.TimeoutException | TimeoutError):
         return Verdict.UNREACHABLE, "timeout"
     if isinstance(failure, ResolutionFailed):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -24,8 +25,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from tracker.checks.models import Check
-from tracker.checks.service import Observation, RecordedCheck, record_checks
-from tracker.db import Database
+from tracker.checks.service import Observation, RecordedCheck, defer_checks, record_checks
+from tracker.db import Database, utcnow
 from tracker.matching.media import (
     LINKED,
     PAGE,
@@ -37,8 +38,14 @@ from tracker.matching.media import (
 )
 from tracker.matching.models import MediaItem
 from tracker.reports.models import Report
-from tracker.settings import Settings
-from workers.recheck.engine import CheckOutcome, MediaOptions, PlatformRule, check_batch
+from tracker.settings import Settings, get_settings
+from workers.recheck.engine import (
+    HOST_DEFERRED,
+    CheckOutcome,
+    MediaOptions,
+    PlatformRule,
+    check_batch,
+)
 from workers.recheck.runtime import check_runtime
 
 logger = logging.getLogger(__name__)
@@ -152,6 +159,17 @@ def _record_one_by_one(
 def _record_batch(
     session: Session, pages: list[CheckOutcome], media: list[CheckOutcome], linked: LinkedMedia
 ) -> int:
+    # A URL whose host's turn was too far away was not fetched: no check of it is recorded; its
+    # report comes due again shortly (the host's pause is in the shared gate meanwhile).
+    deferred = [outcome.key for outcome in pages if outcome.reason == HOST_DEFERRED]
+    if deferred:
+        defer_checks(
+            session=session,
+            report_ids=deferred,
+            until=utcnow() + timedelta(seconds=get_settings().recheck_max_host_wait_seconds),
+        )
+        pages = [outcome for outcome in pages if outcome.reason != HOST_DEFERRED]
+    media = [outcome for outcome in media if outcome.reason != HOST_DEFERRED]
     media_matches = _record_media(session, media)
     live_media = {linked[outcome.key][0] for outcome in media if str(outcome.verdict) == LIVE}
     observations = [
