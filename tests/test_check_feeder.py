@@ -86,7 +86,7 @@ def test_the_queue_is_topped_up_at_the_rate_batches_are_taken(client, people, db
     finally:
         install_dispatcher(None)
         reset_settings(
-            TRACKER_RECHECK_BATCH_SIZE="50",
+            TRACKER_RECHECK_BATCH_SIZE="200",
             TRACKER_RECHECK_QUEUE_MIN_BATCHES="2",
             TRACKER_RECHECK_QUEUE_SECONDS="2",
         )

@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     outbound_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outbound_timeout_seconds: float = 10.0
     recheck_body_limit_bytes: int = 65536
-    recheck_batch_size: int = 50
-    recheck_concurrency: int = 20
+    # URLs per re-check task and fetches in flight per task: a task's fixed costs (its message,
+    # its reads, one transaction) are shared by more checks in a larger batch (BENCHMARKS.md).
+    recheck_batch_size: int = Field(default=200, ge=1)
+    recheck_concurrency: int = Field(default=50, ge=1)
     max_redirects: int = 5
 
     # Extra directories of policy files (TOML), read after the built-in ones.
@@ -143,6 +145,12 @@ class Settings(BaseSettings):
     # ``tracker serve --demo`` and the test suite turn it on; off, no URL is detected as the
     # sandbox, nothing files to it and no listing shows it.
     sandbox_enabled: bool = False
+    # The body limit of an intake (POST /api/v1/cases/{id}/reports, the console's paste and
+    # CSV forms) instead of request_body_limit_bytes: 10,000 URLs of up to about 400
+    # characters each. A larger body is refused with 413 before it is read.
+    intake_body_limit_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024 * 1024, le=64 * 1024 * 1024
+    )
 
     # --- operations: demo, data folder, webhook (settings of the operations area) ---
 
