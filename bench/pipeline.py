@@ -54,7 +54,9 @@ from bench.fleet import Target, running_fleet
 from bench.services import (
     DEFAULT_ADMIN_URL,
     bench_database,
+    cpu_by_command,
     cpu_seconds,
+    cpu_spent_by_command,
     free_port,
     machine_busy_seconds,
     private_redis,
@@ -253,6 +255,7 @@ def _clock(
     cpu_before = tree_cpu_seconds(pid)
     postgres_before = None if store.is_sqlite else store.backend_cpu()
     busy_before, all_before = machine_busy_seconds()
+    everyone_before = cpu_by_command()
     started = time.perf_counter()
     store.make_all_due()
     progress: list[tuple[float, int]] = []
@@ -272,6 +275,12 @@ def _clock(
         for child, before in by_process_before.items()
     )
     print(f"worker CPU by process: {split}", file=sys.stderr)
+    spent = cpu_spent_by_command(everyone_before, cpu_by_command())
+    print(
+        "machine CPU by command: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in list(spent.items())[:8]),
+        file=sys.stderr,
+    )
     postgres = None
     if postgres_before is not None:
         postgres = sum(

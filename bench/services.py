@@ -136,3 +136,49 @@ def machine_busy_seconds() -> tuple[float, float]:
     idle = fields[3] + fields[4]  # idle + iowait
     total = sum(fields[:8])
     return (total - idle) / TICKS, total / TICKS
+
+
+def cpu_by_command() -> dict[int, tuple[str, float]]:
+    """Every running process's command name and CPU seconds so far, by pid."""
+    found: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name.startswith("python"):
+            name = _python_command(entry) or name
+        fields = text.rsplit(")", 1)[1].split()
+        found[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
+
+
+def cpu_spent_by_command(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds each command spent between two ``cpu_by_command`` readings (a process that
+    started in between counts from zero; one that ended is missing)."""
+    spent: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        earlier = before.get(pid)
+        used = cpu - earlier[1] if earlier is not None and earlier[0] == name else cpu
+        if used > 0:
+            spent[name] = spent.get(name, 0.0) + used
+    return dict(sorted(spent.items(), key=lambda item: -item[1]))
+
+
+def _python_command(pid: str) -> str | None:
+    """``python -m tracker.cli worker`` as ``tracker worker``: which Python program it is."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().decode(errors="replace").split("\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if "-m" in words:
+        module = words[words.index("-m") + 1 :]
+        return " ".join(["tracker" if module[0] == "tracker.cli" else module[0], *module[1:2]])
+    return " ".join(word.rsplit("/", 1)[-1] for word in words[1:2]) or None

@@ -349,13 +349,16 @@ async def check_batch(
     max_concurrency: int = 100,
     retries: int = 0,
     media: MediaOptions | None = None,
+    on_outcome: Callable[[CheckOutcome], object] | None = None,
 ) -> list[CheckOutcome]:
     """Check every (report id, URL, platform rule) concurrently; outcomes in input order.
 
     Each host gets its own queue and at most ``per_host_concurrency`` workers, so a slow or
     paused host never holds up the others and a batch of any size runs a bounded number of
     tasks. A throttled or transiently failing check is queued again up to ``retries`` times;
-    the per-host gate makes it wait for the host's Retry-After or back-off.
+    the per-host gate makes it wait for the host's Retry-After or back-off. ``on_outcome`` is
+    called with each URL's final outcome as soon as it is known (the caller may record it while
+    the rest are fetched).
     """
     if deadline_seconds is None:
         read_timeout = client.timeout.read or 30.0
@@ -381,11 +384,14 @@ async def check_batch(
                     deadline_seconds=deadline_seconds,
                     hashing=hashing,
                 )
-            if attempt < retries and _is_worth_retrying(outcome):
+            again = attempt < retries and _is_worth_retrying(outcome)
+            if again:
                 queue.append((index, attempt + 1))
             # A retry the host's pause deferred keeps what the first attempt saw (say, a 429).
             if outcome.reason != HOST_DEFERRED or outcomes[index] is None:
                 outcomes[index] = outcome
+            if not again and on_outcome is not None:
+                on_outcome(outcomes[index])  # type: ignore[arg-type]  # set just above
 
     workers = [
         work(queue)

@@ -5,16 +5,20 @@ and hashed in memory, and a live HTML page's linked media (og:image, <video>, ..
 Pass 2 checks every linked medium of the batch's reports, new ones included, through the same
 client (so the SSRF guard and per-host limits cover them), hashing what changed. Both passes run
 on the process's re-check loop (``workers.recheck.runtime``); the database work stays on the
-job's thread. Then the whole batch is recorded in one transaction: each medium's check, each
-page's (a page that is gone while a medium it linked still serves is not removed), the matches
-with the organisation's banks. A transaction that fails for a transient reason (a deadlock, a
-busy SQLite, a dropped connection) is retried; one that fails otherwise is recorded again one
-page at a time, so one bad record cannot hold back the rest of its batch.
+job's thread, which records pages while the loop is still fetching the rest: the outcomes that
+have arrived are recorded together (at least ``RECORD_AT_LEAST`` of them, or all there are when
+no more come for a moment), each lot in one transaction. A page with linked media waits for
+pass 2 and is recorded with them: each medium's check, then the page's (a page that is gone
+while a medium it linked still serves is not removed), the matches with the organisation's
+banks. A transaction that fails for a transient reason (a deadlock, a busy SQLite, a dropped
+connection) is retried; one that fails otherwise is recorded again one page at a time, so one
+bad record cannot hold back the rest of its batch.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -53,6 +57,9 @@ logger = logging.getLogger(__name__)
 LIVE = "live"
 #: Attempts at recording a batch when the database fails transiently, and the waits between.
 RECORD_RETRY_WAITS = (0.1, 0.5, 2.0)
+#: Outcomes that have arrived are recorded once this many wait (or a moment passes without
+#: more): the transaction's fixed cost is shared, and the fetching goes on meanwhile.
+RECORD_AT_LEAST = 50
 
 LinkedMedia = dict[int, tuple[int, str, str | None]]  # item id -> (report id, URL, validator)
 
@@ -82,10 +89,38 @@ def recheck_reports(
         validators=page_validators,
         find_linked=True,
     )
-    pages = runtime.run(
-        settings, lambda client: check_batch(items, client=client, media=page_options, **common)
+    with_media = {report_id for report_id, _, _ in linked.values()}
+    arrived: queue.SimpleQueue[CheckOutcome] = queue.SimpleQueue()
+    fetching = runtime.submit(
+        settings,
+        lambda client: check_batch(
+            items, client=client, media=page_options, on_outcome=arrived.put, **common
+        ),
     )
-    _register_linked(db, pages, linked)
+    # Pages are recorded while the rest are still fetched; a page with media waits for pass 2.
+    recorded = 0
+    held: list[CheckOutcome] = []
+    ready: list[CheckOutcome] = []
+    waiting_for = len(items)
+    while waiting_for:
+        try:
+            outcome = arrived.get(timeout=0.05 if ready else 1.0)
+        except queue.Empty:
+            if fetching.done() and arrived.empty():
+                break  # check_batch ended without an outcome for every URL (a bug): stop
+            outcome = None
+        if outcome is not None:
+            waiting_for -= 1
+            (held if outcome.linked or outcome.key in with_media else ready).append(outcome)
+        if ready and (outcome is None or len(ready) >= RECORD_AT_LEAST or not waiting_for):
+            recorded += _record(db, ready, [], linked)
+            ready = []
+    fetching.result()  # an engine failure (never expected: a batch never raises) surfaces here
+    if ready:
+        recorded += _record(db, ready, [], linked)
+    if not held:
+        return recorded
+    _register_linked(db, held, linked)
     media: list[CheckOutcome] = []
     if linked:
         media_items = [(item_id, url, None) for item_id, (_, url, _) in linked.items()]
@@ -98,7 +133,7 @@ def recheck_reports(
             settings,
             lambda client: check_batch(media_items, client=client, media=media_options, **common),
         )
-    return _record(db, pages, media, linked)
+    return recorded + _record(db, held, media, linked)
 
 
 def _common(settings: Settings) -> dict[str, Any]:

@@ -64,10 +64,13 @@ class CheckRuntime:
 
     def run(self, settings: Settings, work: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
         """Run ``work(client)`` on the loop and wait for its result (from any other thread)."""
-        future: Future[T] = asyncio.run_coroutine_threadsafe(
-            self._with_client(settings, work), self.loop
-        )
-        return future.result()
+        return self.submit(settings, work).result()
+
+    def submit(
+        self, settings: Settings, work: Callable[[httpx.AsyncClient], Awaitable[T]]
+    ) -> Future[T]:
+        """Start ``work(client)`` on the loop; its future (for any other thread to wait on)."""
+        return asyncio.run_coroutine_threadsafe(self._with_client(settings, work), self.loop)
 
     async def _with_client(
         self, settings: Settings, work: Callable[[httpx.AsyncClient], Awaitable[T]]
