@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -78,9 +81,51 @@ def send_now(kind: JobKind, *args: Any) -> bool:
     return True
 
 
+#: A commit that asks for more jobs than this hands them to the background sender.
+SEND_IN_BACKGROUND_FROM = 100
+
+
+class _BackgroundSender:
+    """Sends a large commit's jobs from a thread of its own, so the request or job that
+    committed them does not wait for thousands of publishes (an intake of 10,000 URLs asks for
+    10,000 filings: about 3 s of Celery publishing). Jobs stay in order. Nothing is lost if the
+    process dies first: every job's row is leased, and the sweep sends it when the lease ends.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: queue.SimpleQueue[list[tuple[JobKind, tuple[Any, ...]]]] = (
+            queue.SimpleQueue()
+        )
+        self.pid = os.getpid()
+        self.thread = threading.Thread(target=self._run, name="tracker-job-sender", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            for kind, args in self.waiting.get():
+                send_now(kind, *args)
+
+
+class _SenderHolder:
+    sender: _BackgroundSender | None = None
+    lock = threading.Lock()
+
+
+def _background_sender() -> _BackgroundSender:
+    with _SenderHolder.lock:
+        sender = _SenderHolder.sender
+        if sender is None or sender.pid != os.getpid():  # a forked child starts its own
+            sender = _SenderHolder.sender = _BackgroundSender()
+        return sender
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
-    for kind, args in session.info.pop(_PENDING_KEY, []):
+    jobs = session.info.pop(_PENDING_KEY, [])
+    if len(jobs) > SEND_IN_BACKGROUND_FROM and _DispatcherHolder.dispatcher is not None:
+        _background_sender().waiting.put(jobs)
+        return
+    for kind, args in jobs:
         send_now(kind, *args)
 
 
