@@ -30,9 +30,9 @@ class FieldCipher:
 
     def derive_key(self, purpose: str) -> bytes:
         """A 32-byte key for one purpose (e.g. signing cookies), derived from the newest key."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
-        ).derive(self._root)
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._root
+        )
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt one value to a url-safe token."""

@@ -103,9 +103,7 @@ def withdraw_case(*, session: Session, principal: Principal, case_id: int) -> Wi
 def _withdraw_filings(session: Session, report_ids: list[int], now) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     if not report_ids:
         return 0, 0
-    filings = list(
-        session.exec(select(Filing).where(col(Filing.report_id).in_(report_ids))).all()
-    )
+    filings = list(session.exec(select(Filing).where(col(Filing.report_id).in_(report_ids))).all())
     withdrawn = notices = 0
     for filing in filings:
         if filing.status in OPEN_FILING_STATUSES:

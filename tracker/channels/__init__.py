@@ -14,6 +14,4 @@ def directory() -> Directory:
     if not settings.sandbox_enabled:
         return load_directory()
     sandbox_host = urlsplit(settings.sandbox_base_url).hostname
-    return load_directory(
-        {sandbox_host: "sandbox"} if sandbox_host else {}, sandbox_enabled=True
-    )
+    return load_directory({sandbox_host: "sandbox"} if sandbox_host else {}, sandbox_enabled=True)

@@ -97,9 +97,7 @@ def list_platforms(
     principal: PrincipalDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[PlatformPublic]:
     """Every platform the directory knows, with its channels in escalation order."""
-    return slice_page(
-        list(directory().platforms.values()), _platform, limit=limit, offset=offset
-    )
+    return slice_page(list(directory().platforms.values()), _platform, limit=limit, offset=offset)
 
 
 @router.get("/channels/intermediaries", response_model=Page[ChannelPublic])

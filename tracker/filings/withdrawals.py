@@ -32,9 +32,7 @@ def claim_due_withdrawals(*, session: Session, lease_seconds: float, limit: int)
         session.exec(
             select(Filing.id)
             .where(
-                col(Filing.withdrawal_notice).in_(
-                    [WithdrawalNotice.DUE, WithdrawalNotice.SENDING]
-                )
+                col(Filing.withdrawal_notice).in_([WithdrawalNotice.DUE, WithdrawalNotice.SENDING])
             )
             .where(col(Filing.withdrawal_next_at) <= now)
             .order_by(col(Filing.withdrawal_next_at))
@@ -47,9 +45,7 @@ def claim_due_withdrawals(*, session: Session, lease_seconds: float, limit: int)
             update(Filing)
             .where(col(Filing.id) == filing_id)
             .where(
-                col(Filing.withdrawal_notice).in_(
-                    [WithdrawalNotice.DUE, WithdrawalNotice.SENDING]
-                )
+                col(Filing.withdrawal_notice).in_([WithdrawalNotice.DUE, WithdrawalNotice.SENDING])
             )
             .where(col(Filing.withdrawal_next_at) <= now)
             .values(withdrawal_notice=WithdrawalNotice.SENDING, withdrawal_next_at=lease)

@@ -150,9 +150,7 @@ def give_console_access(*, session: Session, user: User, login: str, actor: str)
     return password
 
 
-def reset_password(
-    *, session: Session, user: User, actor: str, login: str | None = None
-) -> str:
+def reset_password(*, session: Session, user: User, actor: str, login: str | None = None) -> str:
     """A new one-time password for an active person, returned once; their console sessions
     end at once. ``login`` names them when they have no sign-in name yet. Audited."""
     if not user.is_active:

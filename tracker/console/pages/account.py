@@ -141,9 +141,7 @@ def enrol_two_factor(
     step = totp_step(pending, code) if pending and user.totp_secret is None else None
     if pending is None or step is None:
         return _two_factor_page(request, session, console, error="wrong")
-    enrol_totp(
-        session=session, user=user, secret=pending, step=step, actor=console.principal.actor
-    )
+    enrol_totp(session=session, user=user, secret=pending, step=step, actor=console.principal.actor)
     console.console_session.pending_totp_secret = None
     session.add(console.console_session)
     session.commit()

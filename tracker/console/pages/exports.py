@@ -22,8 +22,6 @@ router = APIRouter()
 CsrfChecked = Depends(check_csrf)
 
 
-
-
 @case_section("exports/_case_section.html")
 def exports_section(session: Session, console: Console, case: Case) -> dict[str, Any] | None:
     """The export section: the button (when allowed) and, for supervisors, the switch."""

@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.column("state", sa.String),
         sa.column("hold_reason", sa.String),
     )
-    cases = sa.table("cases", sa.column("id", sa.Integer), sa.column("authority_to_act", sa.Boolean))
+    cases = sa.table(
+        "cases", sa.column("id", sa.Integer), sa.column("authority_to_act", sa.Boolean)
+    )
     filings = sa.table(
         "filings",
         sa.column("report_id", sa.Integer),
