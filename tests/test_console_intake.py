@@ -252,14 +252,14 @@ def test_an_unreadable_file_and_an_empty_form_are_refused_by_name(client, people
     assert "Paste at least one address" in empty.text
 
 
-def test_more_than_500_lines_is_a_clear_message(client, people, db):
+def test_more_than_10000_lines_is_a_clear_message(client, people, db):
     case_id = new_case(client, people)
     console = signed_in(client, people, "alice")
     before = counts(db)
-    text = "\n".join(f"https://many.example/{number}" for number in range(501))
+    text = "\n".join(f"https://many.example/{number}" for number in range(10_001))
     page = preview(console, case_id, text=text, allow_partial="true")
     assert page.status_code == 400
-    assert "This has 501 lines with an address or text on them; at most 500" in page.text
+    assert "This has 10001 lines with an address or text on them; at most 10000" in page.text
     assert "outcome-created" not in page.text
     assert (
         console.post(f"/cases/{case_id}/urls", {"text": text, "allow_partial": "true"}).status_code

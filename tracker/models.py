@@ -12,7 +12,13 @@ from tracker.matching.models import BankEntry, ContentMatch, MediaItem
 from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.models import ApiKey, Organisation, User
 from tracker.policies.models import PolicyVersion
-from tracker.reports.models import Report, ReportTransition
+from tracker.reports.models import (
+    CaseReportCount,
+    OrganisationReportCount,
+    Report,
+    ReportCountDelta,
+    ReportTransition,
+)
 from tracker.status_links.models import StatusLink
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "BankEntry",
     "Case",
     "CaseKey",
+    "CaseReportCount",
     "ChannelCredential",
     "Check",
     "ContentMatch",
@@ -33,8 +40,10 @@ __all__ = [
     "Notification",
     "NotificationDelivery",
     "Organisation",
+    "OrganisationReportCount",
     "PolicyVersion",
     "Report",
+    "ReportCountDelta",
     "ReportTransition",
     "StatusLink",
     "User",

@@ -10,9 +10,19 @@ T = TypeVar("T")
 
 
 def paginate(
-    *, session: Session, query: SelectOfScalar[T], order_by: Any, limit: int, offset: int
+    *,
+    session: Session,
+    query: SelectOfScalar[T],
+    order_by: Any,
+    limit: int,
+    offset: int,
+    keyset: Any = None,
 ) -> tuple[list[T], int]:
-    """The rows of one page of ``query`` in ``order_by`` order, and how many rows match."""
+    """The rows of one page of ``query`` in ``order_by`` order, and how many rows match.
+
+    ``keyset`` (e.g. ``id < :before_id``) narrows the page only: the total counts every page.
+    """
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    items = session.exec(query.order_by(order_by).limit(limit).offset(offset)).all()
+    page = query if keyset is None else query.where(keyset)
+    items = session.exec(page.order_by(order_by).limit(limit).offset(offset)).all()
     return list(items), int(total)

@@ -8,7 +8,7 @@ from tracker.api.contract import install_contract, operation_id
 from tracker.api.docs import install_docs
 from tracker.api.errors import install_error_handlers
 from tracker.api.health import router as health_router
-from tracker.api.input_guard import screen_input
+from tracker.api.input_guard import intake_body_limits, screen_input
 from tracker.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from tracker.audit.views import router as audit_router
 from tracker.cases.views import router as cases_router
@@ -88,6 +88,7 @@ def create_app(database: Database) -> FastAPI:
             **UPLOAD_LIMITS,
             **evidence_upload_limits(settings),
             **bank_upload_limits(settings),
+            **intake_body_limits(settings),
         },
     )
     app.add_middleware(RequestIdMiddleware)

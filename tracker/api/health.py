@@ -26,8 +26,7 @@ from tracker.api.contract import ErrorEnvelope
 from tracker.api.deps import OperationsDep, OptionalCallerDep
 from tracker.db import Database, utcnow
 from tracker.organisations.service import Principal
-from tracker.reports.lifecycle import ON_THE_CLOCK
-from tracker.reports.models import Report
+from tracker.reports.rollups import counted_rows, overdue_count_query
 from tracker.settings import RunMode, get_settings
 
 logger = logging.getLogger(__name__)
@@ -160,20 +159,19 @@ def metrics(request: Request, principal: OperationsDep) -> Response:
     )
     alerts = Gauge("tracker_alerts_open", "Open alerts by kind", ["kind"], registry=registry)
     with database.session() as session:
-        for state, platform, count in session.exec(
-            select(Report.state, Report.platform, func.count())
-            .where(Report.organisation_id == organisation_id)
-            .group_by(Report.state, Report.platform)
+        # The counts the database keeps, and the index of reports on the clock: a scrape costs
+        # the same at a million reports as at ten.
+        rows = counted_rows(organisation_id=organisation_id).alias("metric_rows")
+        for state, platform, count in session.execute(
+            select(rows.c.state, rows.c.platform, func.sum(rows.c.n))
+            .group_by(rows.c.state, rows.c.platform)
+            .having(func.sum(rows.c.n) != 0)
         ).all():
             by_state.labels(state=state, platform=platform).set(count)
         overdue.set(
-            session.exec(
-                select(func.count())
-                .select_from(Report)
-                .where(Report.organisation_id == organisation_id)
-                .where(col(Report.state).in_(list(ON_THE_CLOCK)))
-                .where(col(Report.deadline_at) <= utcnow())
-            ).one()
+            session.execute(
+                overdue_count_query(organisation_id=organisation_id, now=utcnow())
+            ).scalar_one()
         )
         kinds = Counter(
             alert.kind for alert in open_alerts(session=session, organisation_id=organisation_id)

@@ -1,12 +1,32 @@
-"""The one page envelope every list answers with: ``items``, ``total``, ``limit``, ``offset``."""
+"""The one page envelope every list answers with: ``items``, ``total``, ``limit``, ``offset``.
+
+The long lists (reports, cases) also page by key: ``before_id`` is the id of the last item of
+the previous page, and the next page holds the items just older than it. A page by key costs
+the same at row 900,000 as at row 0, and items added meanwhile (newer, so ahead of the first
+page) neither repeat an item nor push one out of the walk, which a growing ``offset`` does.
+"""
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, Field
+
+from tracker.ids import MAX_ROW_ID
 
 Item = TypeVar("Item")
 Row = TypeVar("Row")
+
+BeforeId = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_ROW_ID,
+        description="Keyset paging: only items older than this id (newest first, so give the id "
+        "of the last item of the previous page). Fast at any depth, and stable while items are "
+        "added; `total` still counts every page. Combines with the filters and with `offset`.",
+    ),
+]
 
 
 class Page(BaseModel, Generic[Item]):

@@ -25,7 +25,7 @@ from sqlalchemy import Table, insert, select, text, update
 from sqlmodel import Session, col
 
 from tracker.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from tracker.bulk import insert_rows
+from tracker.bulk import copy_rows
 
 #: pg_advisory_xact_lock key for appends ("audchain" in ASCII; any fixed bigint would do).
 ADVISORY_LOCK_KEY = int.from_bytes(b"audchain", "big")
@@ -219,7 +219,7 @@ def append_many(*, session: Session, events: list[NewEvent]) -> None:
             )
         )
         prev_hash = link
-    insert_rows(session, _events, _EVENT_COLUMNS, rows)
+    copy_rows(session, _events, _EVENT_COLUMNS, rows)
     session.execute(
         update(_head)
         .where(_head.c.id == HEAD_ID)

@@ -89,4 +89,3 @@ class CaseDetail(CasePublic):
 
     contact: ContactDetails | None
     notes: str | None
-

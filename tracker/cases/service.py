@@ -4,7 +4,8 @@ import re
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import String, cast, false, func, or_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from tracker.audit.service import record
@@ -19,14 +20,29 @@ from tracker.organisations.models import Role, User
 from tracker.organisations.service import Principal, get_user
 from tracker.pagination import paginate
 from tracker.policies.service import NoPolicy, policy_in_force
-from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
+from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
+from tracker.reports.rollups import (
+    cases_holding,
+    holds_reports,
+    overdue_condition,
+    report_totals,
+)
 
 ASSIGNABLE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
 #: A case reference typed into a search: "12" or "#12".
 CASE_REFERENCE = re.compile(r"^#?\s*([0-9]{1,10})$")
 #: The longest search text (a label is at most 120 characters, a reference at most 255).
 SEARCH_MAX_LENGTH = 120
+#: A jurisdiction code as policies name them (upper-cased first).
+JURISDICTION_CODE = re.compile(r"^[A-Z0-9_-]{1,16}$")
+#: The encrypted columns of a case, which listings leave unread.
+SEALED_COLUMNS: tuple[Any, ...] = (  # SQLModel types them as str
+    Case.contact_name,
+    Case.contact_email,
+    Case.contact_phone,
+    Case.notes,
+)
 
 
 def _require_case_data(principal: Principal) -> None:
@@ -165,18 +181,43 @@ def visible_cases_query(principal: Principal):  # type: ignore[no-untyped-def]
     return query
 
 
-def _has_report(*conditions: Any) -> Any:
-    """EXISTS a report of the outer query's case matching ``conditions``."""
+def _holds(principal: Principal, *, state: str | None = None, platform: str | None = None) -> Any:
+    """The outer query's case holds a report in ``state`` / of ``platform`` (from the report
+    counts): the organisation's cases from one read of the counts, a caseworker's few by a
+    probe each."""
+    if principal.sees_all_cases:
+        return col(Case.id).in_(
+            cases_holding(organisation_id=principal.organisation_id, state=state, platform=platform)
+        )
+    return holds_reports(col(Case.id), state=state, platform=platform)
+
+
+def _holds_overdue(principal: Principal) -> Any:
+    """The outer query's case holds a report overdue now.
+
+    The organisation's view reads every overdue report once from the index of the reports on
+    the clock; a caseworker's few cases are probed one by one instead (their own reports only).
+    """
+    if principal.sees_all_cases:
+        return col(Case.id).in_(
+            select(col(Report.case_id)).where(
+                Report.organisation_id == principal.organisation_id, overdue_condition(utcnow())
+            )
+        )
     return (
         select(col(Report.id))
-        .where(col(Report.case_id) == col(Case.id), *conditions)
+        .where(col(Report.case_id) == col(Case.id), overdue_condition(utcnow()))
         .exists()
     )
 
 
-def _overdue_now() -> tuple[Any, Any]:
-    """The conditions of an overdue report: on the clock, past its deadline."""
-    return col(Report.state).in_(list(ON_THE_CLOCK)), col(Report.deadline_at) <= utcnow()
+def _under_jurisdiction(code: str) -> Any:
+    """The case's jurisdictions include ``code``: its quoted code in the list's JSON text,
+    exact for a code of capitals, digits, "-" and "_" (quotes delimit the elements), and no
+    JSON parsing of every case, on either dialect."""
+    if not JURISDICTION_CODE.match(code):
+        return false()
+    return cast(col(Case.jurisdictions), String).contains(f'"{code}"', autoescape=True)
 
 
 def _search(principal: Principal, text: str) -> Any:
@@ -188,12 +229,12 @@ def _search(principal: Principal, text: str) -> Any:
         if case_id <= MAX_ROW_ID:
             matches.append(col(Case.id) == case_id)
     matches.append(
-        select(col(Filing.id))
-        .join(Report, col(Report.id) == col(Filing.report_id))
-        .where(col(Report.case_id) == col(Case.id))
-        .where(col(Filing.organisation_id) == principal.organisation_id)
-        .where(col(Filing.external_ref) == text)
-        .exists()
+        col(Case.id).in_(
+            select(col(Report.case_id))
+            .join(Filing, col(Report.id) == col(Filing.report_id))
+            .where(col(Filing.organisation_id) == principal.organisation_id)
+            .where(col(Filing.external_ref) == text)
+        )
     )
     return or_(*matches)
 
@@ -211,12 +252,15 @@ def list_cases(
     platform: str | None = None,
     overdue: bool | None = None,
     q: str | None = None,
+    before_id: int | None = None,
 ) -> tuple[list[Case], int]:
     """Visible cases, newest first, with the total before pagination.
 
-    ``report_state``, ``platform``: cases holding a report in that state or of that platform;
-    ``overdue``: cases with (True) or without (False) an overdue report; ``q``: a label
-    substring (any case), a case id ("12" or "#12") or a platform reference (exact).
+    ``report_state``, ``platform``: cases holding a report in that state or of that platform
+    (read from the report counts, not the reports); ``overdue``: cases with (True) or without
+    (False) an overdue report; ``q``: a label substring (any case), a case id ("12" or "#12")
+    or a platform reference (exact); ``before_id``: only cases older than that id (keyset
+    paging; the total counts every page).
     """
     _require_case_data(principal)
     query = visible_cases_query(principal)
@@ -225,38 +269,33 @@ def list_cases(
     if assigned_to is not None:
         query = query.where(Case.assigned_to == assigned_to)
     if report_state is not None:
-        query = query.where(_has_report(col(Report.state) == report_state))
+        query = query.where(_holds(principal, state=report_state))
     if platform is not None:
-        query = query.where(_has_report(col(Report.platform) == platform))
+        query = query.where(_holds(principal, platform=platform))
     if overdue is True:
-        query = query.where(_has_report(*_overdue_now()))
+        query = query.where(_holds_overdue(principal))
     elif overdue is False:
-        query = query.where(~_has_report(*_overdue_now()))
+        query = query.where(~_holds_overdue(principal))
+    if jurisdiction is not None:
+        query = query.where(_under_jurisdiction(jurisdiction.upper()))
     text = (q or "").strip()[:SEARCH_MAX_LENGTH]
     if text:
         query = query.where(_search(principal, text))
-    order = col(Case.id).desc()
-    if jurisdiction is None:
-        return paginate(session=session, query=query, order_by=order, limit=limit, offset=offset)
-    # JSON membership differs by dialect; only this filter reads the visible cases in Python.
-    cases = [
-        case
-        for case in session.exec(query.order_by(order)).all()
-        if jurisdiction.upper() in case.jurisdictions
-    ]
-    return cases[offset : offset + limit], len(cases)
+    # A listing shows no contact details or notes: they are not read (nor decrypted).
+    query = query.options(*(defer(column) for column in SEALED_COLUMNS))
+    return paginate(
+        session=session,
+        query=query,
+        order_by=col(Case.id).desc(),
+        limit=limit,
+        offset=offset,
+        keyset=None if before_id is None else col(Case.id) < before_id,
+    )
 
 
 def report_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
-    """How many reports each case holds."""
-    if not case_ids:
-        return {}
-    rows = session.exec(
-        select(Report.case_id, func.count())
-        .where(col(Report.case_id).in_(case_ids))
-        .group_by(col(Report.case_id))
-    ).all()
-    return {case_id: count for case_id, count in rows}
+    """How many reports each case holds (from the counts the database keeps)."""
+    return report_totals(session=session, case_ids=case_ids)
 
 
 def overdue_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
@@ -265,7 +304,7 @@ def overdue_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(
         select(Report.case_id, func.count())
-        .where(col(Report.case_id).in_(case_ids), *_overdue_now())
+        .where(col(Report.case_id).in_(case_ids), overdue_condition(utcnow()))
         .group_by(col(Report.case_id))
     ).all()
     return {case_id: count for case_id, count in rows}

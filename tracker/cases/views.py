@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from tracker.api.deps import CaseworkerDep, IdPath, Limit, Offset, SessionDep
-from tracker.api.pages import Page
+from tracker.api.pages import BeforeId, Page
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseCreate, CaseDetail, CasePublic, CaseUpdate
 from tracker.cases.service import (
@@ -18,7 +18,7 @@ from tracker.cases.service import (
     require_case,
     update_case,
 )
-from tracker.filings.service import open_filings_for_case
+from tracker.filings.opening import open_filings_for_case
 from tracker.ids import MAX_ROW_ID
 from tracker.reports.lifecycle import ReportState
 
@@ -99,10 +99,12 @@ def list_(
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    before_id: BeforeId = None,
 ) -> Page[CasePublic]:
     """Cases you may see: a caseworker's own, or all of the organisation's for a supervisor.
 
-    Newest first. The filters combine; each narrows the list.
+    Newest first. The filters combine; each narrows the list. `total` and `report_count` are
+    exact; for deep pages pass `before_id` (the id of the last case you received).
     """
     cases, total = list_cases(
         session=session,
@@ -116,6 +118,7 @@ def list_(
         platform=platform,
         overdue=overdue,
         q=q,
+        before_id=before_id,
     )
     counts = report_counts(session=session, case_ids=[case.id for case in cases if case.id])
     return Page[CasePublic](

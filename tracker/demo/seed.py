@@ -21,7 +21,7 @@ from tracker.demo.startup import DEMO_JURISDICTION
 from tracker.organisations.models import Role, User
 from tracker.organisations.passwords import one_time_password, set_password
 from tracker.organisations.service import Principal, create_user, find_organisation
-from tracker.reports.service import add_urls
+from tracker.reports.intake import add_urls
 
 DEMO_PEOPLE = (
     ("demo.caseworker", "Demo caseworker", Role.CASEWORKER),

@@ -6,7 +6,8 @@ from sqlmodel import Session
 
 from tracker.alerts.service import raise_alert
 from tracker.db import utcnow
-from tracker.filings.service import file_or_hold, rung_of, supersede_open_filings
+from tracker.filings.opening import file_or_hold, rung_of
+from tracker.filings.service import supersede_open_filings
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from tracker.audit.chain import NewEvent
 from tracker.audit.service import record, record_many
-from tracker.bulk import insert_rows, new_ids
+from tracker.bulk import copy_rows, new_ids
 from tracker.cases.keys import CaseCipher, CaseKeyDestroyed, case_cipher, open_text, seal_text
 from tracker.cases.models import Case
 from tracker.cases.service import require_case
@@ -250,7 +250,7 @@ def store_captures(*, session: Session, records: list[CaptureRecord], actor: str
         )
         for evidence_id, (capture, digest, sealed) in zip(ids, kept, strict=True)
     ]
-    insert_rows(session, table, _EVIDENCE_COLUMNS, rows)
+    copy_rows(session, table, _EVIDENCE_COLUMNS, rows)
     record_many(
         session=session,
         events=[

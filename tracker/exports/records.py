@@ -13,7 +13,7 @@ from tracker.checks.models import Check
 from tracker.evidence.models import Evidence
 from tracker.evidence.service import case_evidence
 from tracker.filings.models import Filing
-from tracker.filings.service import step_of
+from tracker.filings.opening import step_of
 from tracker.organisations.models import Organisation
 from tracker.reports.models import Report, ReportTransition
 

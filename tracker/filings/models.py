@@ -52,6 +52,8 @@ class Filing(SQLModel, table=True):
         UniqueConstraint("adapter", "external_ref", name="uq_filings_adapter_external_ref"),
         Index("ix_filings_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_filings_next_poll_at", "next_poll_at"),
+        # The case search finds a platform's reference without reading every filing.
+        Index("ix_filings_external_ref", "external_ref"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

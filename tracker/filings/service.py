@@ -1,7 +1,7 @@
-"""Filings: opening one per rung, claiming it for submission, recording every outcome."""
+"""Filings: claiming one for submission and recording every outcome (attempts, receipts,
+errors, polls). Opening filings is ``tracker.filings.opening``."""
 
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,6 @@ from platform_adapters.registry import adapter_class
 from tracker.alerts.service import raise_alert
 from tracker.cases.keys import open_text
 from tracker.cases.models import Case
-from tracker.channels import directory
 from tracker.db import utcnow
 from tracker.filings.models import (
     OPEN_FILING_STATUSES,
@@ -30,107 +29,18 @@ from tracker.filings.models import (
     Filing,
     FilingAttempt,
     FilingStatus,
-    FilingTrack,
 )
-from tracker.jobs import JobKind, enqueue_after_commit
+from tracker.filings.opening import LADDER, PARALLEL, step_of
 from tracker.organisations.models import Organisation
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import ParallelTrack, Rung
 from tracker.policies.service import as_policy
-from tracker.reports.holds import HoldReason
 from tracker.reports.lifecycle import FILING_PENDING, ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
 from tracker.settings import get_settings
 
 WORKER = "worker"
-
-
-def rung_of(*, session: Session, report: Report, rung_index: int | None = None) -> Rung | None:
-    """The policy rung a report is on (or at ``rung_index``), None past the end of the ladder."""
-    policy = session.get(PolicyVersion, report.policy_version_id)
-    assert policy is not None
-    rungs = as_policy(policy).rungs
-    index = report.rung_index if rung_index is None else rung_index
-    return rungs[index] if index < len(rungs) else None
-
-
-LADDER = FilingTrack.LADDER
-PARALLEL = FilingTrack.PARALLEL
-
-
-def step_of(
-    *, session: Session, report: Report, track: str, index: int
-) -> Rung | ParallelTrack | None:
-    """The rung (ladder track) or parallel track a filing belongs to."""
-    policy = session.get(PolicyVersion, report.policy_version_id)
-    assert policy is not None
-    steps = as_policy(policy).rungs if track == LADDER else as_policy(policy).parallel
-    return steps[index] if index < len(steps) else None
-
-
-def open_filing(
-    *, session: Session, report: Report, track: str = LADDER, index: int | None = None
-) -> Filing:
-    """Create a filing for the report's current rung (or a parallel track) and send it."""
-    index = report.rung_index if index is None else index
-    step = step_of(session=session, report=report, track=track, index=index)
-    assert step is not None, "open_filing past the end of the ladder"
-    route = directory().route(report.platform, step.target)
-    now = utcnow()
-    assert report.id is not None
-    filing = Filing(
-        report_id=report.id,
-        organisation_id=report.organisation_id,
-        rung_index=index,
-        rung_target=step.target,
-        track=track,
-        adapter=route.adapter,
-        channel_kind=adapter_class(route.adapter).channel_kind,
-        idempotency_key=uuid.uuid4().hex,
-        channel_params=dict(route.params),
-        next_attempt_at=now,
-        # Leased from birth: the job sent after commit owns it; if that send is lost, the
-        # lease expires and the filing sweep sends it again.
-        lease_until=now + timedelta(seconds=get_settings().lease_seconds),
-    )
-    session.add(filing)
-    if track == LADDER and report.hold_reason is not None:
-        report.hold_reason = None  # filing starts: nothing holds the report any more
-        session.add(report)
-    session.flush()
-    enqueue_after_commit(session, JobKind.FILE, filing.id)
-    return filing
-
-
-def file_or_hold(*, session: Session, report: Report, case: Case | None = None) -> Filing | None:
-    """Open the filing of the report's rung, or record why it is held (no authority to act)."""
-    case = case or session.get(Case, report.case_id)
-    if case is None or not case.authority_to_act:
-        report.hold_reason = HoldReason.NO_AUTHORITY_TO_ACT
-        session.add(report)
-        session.flush()
-        return None
-    return open_filing(session=session, report=report)
-
-
-def open_filings_for_case(*, session: Session, case: Case) -> list[Filing]:
-    """Open filings for the case's reports that wait for one (after authority is granted)."""
-    reports = session.exec(
-        select(Report)
-        .where(Report.case_id == case.id)
-        .where(col(Report.state).in_(list(FILING_PENDING)))
-    ).all()
-    opened = []
-    for report in reports:
-        has_open = session.exec(
-            select(Filing.id)
-            .where(Filing.report_id == report.id, Filing.track == LADDER)
-            .where(col(Filing.status).in_(list(OPEN_FILING_STATUSES)))
-        ).first()
-        if has_open is None:
-            opened.append(open_filing(session=session, report=report))
-    return opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,16 +255,6 @@ def _parallel_due(session: Session, report: Report, submitted_at: datetime) -> d
     if not tracks or opened is not None:
         return None
     return submitted_at + min(track.start_after for track in tracks)
-
-
-def open_parallel_tracks(*, session: Session, report: Report) -> list[Filing]:
-    """Open every parallel track of the report's policy (the sweep calls this when due)."""
-    policy = session.get(PolicyVersion, report.policy_version_id)
-    assert policy is not None
-    return [
-        open_filing(session=session, report=report, track=PARALLEL, index=index)
-        for index in range(len(as_policy(policy).parallel))
-    ]
 
 
 def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError) -> str | None:

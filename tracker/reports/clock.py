@@ -10,7 +10,7 @@ from tracker.audit.service import record
 from tracker.db import utcnow
 from tracker.errors import Conflict
 from tracker.filings.models import Filing, FilingStatus
-from tracker.filings.service import LADDER
+from tracker.filings.opening import LADDER
 from tracker.organisations.service import Principal
 from tracker.reports.lifecycle import PAUSABLE, ReportState
 from tracker.reports.models import Report

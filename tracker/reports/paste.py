@@ -20,8 +20,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from tracker.reports.schemas import MAX_URLS
+
 #: The most entries one intake takes (the API's limit on ``urls``).
-MAX_ENTRIES = 500
+MAX_ENTRIES = MAX_URLS
 #: How much of a line is kept to show it back.
 SHOWN_CHARACTERS = 120
 

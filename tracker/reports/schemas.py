@@ -11,13 +11,22 @@ from tracker.policies.schema import Policy
 from tracker.reports.holds import HoldReason, hold_message
 from tracker.reports.lifecycle import ReportState
 
+#: The most URLs one intake takes (the API's ``urls``, the console's pasted and CSV lines).
+MAX_URLS = 10_000
+
 
 class ReportsAdd(BaseModel):
     """Bulk intake: many URLs in one request."""
 
     model_config = ConfigDict(extra="forbid")
 
-    urls: list[str] = Field(min_length=1, max_length=500)
+    urls: list[str] = Field(
+        min_length=1,
+        max_length=MAX_URLS,
+        description=f"At most {MAX_URLS:,} URLs. The request body may be at most "
+        "TRACKER_INTAKE_BODY_LIMIT_BYTES (default 4 MiB: 10,000 URLs of up to about 400 "
+        "characters each); a larger body is refused with 413.",
+    )
     allow_partial: bool = Field(
         default=False,
         description="false: any rejected URL rejects the whole request (422, nothing written). "

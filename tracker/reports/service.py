@@ -1,198 +1,61 @@
-"""Reports: bulk intake of URLs into a case, listing, reading with the full timeline."""
+"""Reports: listing, reading with the full timeline, re-check requests, the summary (intake of
+URLs is ``tracker.reports.intake``)."""
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tracker.audit.service import record
-from tracker.cases.models import Case, CaseStatus
-from tracker.cases.service import require_case
-from tracker.channels import directory
+from tracker.cases.models import Case
 from tracker.checks.models import Check
 from tracker.db import utcnow
-from tracker.errors import Conflict, Invalid, NotFound, Problem
+from tracker.errors import Conflict, NotFound
 from tracker.filings.models import Filing, FilingAttempt
-from tracker.filings.service import file_or_hold
 from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.service import Principal
-from tracker.pagination import paginate
 from tracker.policies.models import PolicyVersion
-from tracker.policies.service import as_policy, policy_for_case
-from tracker.reports.holds import HoldReason, hold_message
+from tracker.policies.service import as_policy
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
+from tracker.reports.listing import newest_reports
 from tracker.reports.models import Report, ReportTransition
-from tracker.reports.schemas import IntakeResult
-from tracker.reports.transitions import record_logged
-from tracker.reports.urls import UrlRejected, canonicalise, check_fetchable
-from tracker.settings import get_settings
+from tracker.reports.rollups import (
+    count_reports,
+    not_overdue_condition,
+    overdue_condition,
+    summary_counts,
+)
 
 
-def add_urls(
-    *,
-    session: Session,
-    principal: Principal,
-    case_id: int,
-    urls: list[str],
-    allow_partial: bool,
-    preview: bool = False,
-) -> list[IntakeResult]:
-    """Log URLs into a case: created, duplicate or rejected per URL; all-or-nothing by default.
-
-    With ``preview``, answer exactly what would happen and write nothing: no report, no
-    transition, no filing, no audit event (created results then have no ``report_id``).
-    """
-    case = require_case(session=session, principal=principal, case_id=case_id)
-    if case.status == CaseStatus.CLOSED:
-        raise Conflict.one(("path", "case_id"), "the case is closed", "case.closed")
-    intake = _classify(session=session, case=case, urls=urls)
-    rejected = [result for result in intake.results if result.outcome == "rejected"]
-    if rejected and not allow_partial:
-        raise Invalid(
-            [
-                Problem(
-                    loc=("body", "urls", result.index),
-                    msg=result.reason or "",
-                    type=result.reason_type or "url.invalid",
-                )
-                for result in rejected
-            ]
-        )
-    created = [result for result in intake.results if result.outcome == "created"]
-    policy = policy_for_case(
-        session=session,
-        jurisdictions=case.jurisdictions,
-        on=date.today(),
-        minor_involved=case.minor_involved,
+def _own_cases(principal: Principal):  # type: ignore[no-untyped-def]
+    """A select of the ids of the cases assigned to ``principal`` in their organisation."""
+    return select(col(Case.id)).where(
+        Case.organisation_id == principal.organisation_id, Case.assigned_to == principal.user_id
     )
-    if preview:
-        for result in created:
-            _explain_hold(result, would_hold(case))
-        return intake.results
-    now = utcnow()
-    for result in created:
-        assert case.id is not None and policy.id is not None and result.canonical_url
-        report = Report(
-            case_id=case.id,
-            organisation_id=case.organisation_id,
-            original_url=result.url,
-            canonical_url=result.canonical_url,
-            host=intake.hosts[result.canonical_url],
-            platform=result.platform or "web",
-            policy_version_id=policy.id,
-            next_check_at=now,  # a first check establishes whether the content is live
-        )
-        session.add(report)
-        session.flush()
-        record_logged(session=session, report=report, actor=principal.actor)
-        result.report_id = report.id
-        file_or_hold(session=session, report=report, case=case)
-        _explain_hold(result, report.hold_reason)
-    record(
-        session=session,
-        actor=principal.actor,
-        action="reports.added",
-        object_type="case",
-        object_id=case.id,
-        organisation_id=case.organisation_id,
-        details={"created": len(created), "rejected": len(rejected)},
-    )
-    return intake.results
-
-
-@dataclass
-class _Intake:
-    """Every URL classified (``results``, in order) and the host of each new canonical URL."""
-
-    results: list[IntakeResult]
-    hosts: dict[str, str]
-
-
-def _classify(*, session: Session, case: Case, urls: list[str]) -> _Intake:
-    """Canonicalise, check and deduplicate each URL (in the request and in the case); no writes."""
-    results: list[IntakeResult] = []
-    accepted: dict[str, IntakeResult] = {}
-    hosts: dict[str, str] = {}
-    allowlist = tuple(get_settings().outbound_allowlist)
-    for index, raw in enumerate(urls):
-        try:
-            canonical = canonicalise(raw)
-            check_fetchable(canonical.host, allowlist=allowlist)
-        except UrlRejected as rejection:
-            results.append(
-                IntakeResult(
-                    index=index,
-                    url=raw[:200],
-                    outcome="rejected",
-                    reason=rejection.message,
-                    reason_type=rejection.code,
-                )
-            )
-            continue
-        if canonical.canonical in accepted:
-            first = accepted[canonical.canonical]
-            results.append(
-                IntakeResult(
-                    index=index,
-                    url=raw,
-                    outcome="duplicate",
-                    canonical_url=canonical.canonical,
-                    platform=first.platform,
-                    reason=f"same URL as entry {first.index}",
-                    duplicate_of=first.index,
-                )
-            )
-            continue
-        result = IntakeResult(
-            index=index,
-            url=raw,
-            outcome="created",
-            canonical_url=canonical.canonical,
-            platform=directory().platform_for_host(canonical.host),
-        )
-        accepted[canonical.canonical] = result
-        hosts[canonical.canonical] = canonical.host
-        results.append(result)
-    existing = {
-        url: (report_id, hold_reason)
-        for url, report_id, hold_reason in session.exec(
-            select(Report.canonical_url, Report.id, Report.hold_reason)
-            .where(Report.case_id == case.id)
-            .where(col(Report.canonical_url).in_(list(accepted)))
-        ).all()
-    }
-    for canonical_url, result in accepted.items():
-        if canonical_url in existing:
-            result.outcome = "duplicate"
-            result.report_id, hold_reason = existing[canonical_url]
-            result.reason = "already logged in this case"
-            _explain_hold(result, hold_reason)
-    return _Intake(results=results, hosts=hosts)
-
-
-def would_hold(case: Case) -> HoldReason | None:
-    """Why a new report of this case would be held rather than filed (as ``file_or_hold``)."""
-    return None if case.authority_to_act else HoldReason.NO_AUTHORITY_TO_ACT
-
-
-def _explain_hold(result: IntakeResult, hold_reason: str | None) -> None:
-    """Say on an intake result why its report is not filed, if it is held."""
-    if hold_reason is not None:
-        result.hold_reason = HoldReason(hold_reason)
-        result.hold_message = hold_message(hold_reason)
 
 
 def visible_reports(principal: Principal):  # type: ignore[no-untyped-def]
     """A query of the reports ``principal`` may see (their organisation; a caseworker's own)."""
-    query = (
-        select(Report)
-        .join(Case, col(Case.id) == Report.case_id)
-        .where(Report.organisation_id == principal.organisation_id)
-    )
+    query = select(Report).where(Report.organisation_id == principal.organisation_id)
     if not principal.sees_all_cases:
-        query = query.where(Case.assigned_to == principal.user_id)
+        query = query.where(col(Report.case_id).in_(_own_cases(principal)))
     return query
+
+
+def case_scope(*, session: Session, principal: Principal, case_id: int | None) -> list[int] | None:
+    """The cases a listing of ``principal`` covers: None for the whole organisation, else the
+    ids, all of the organisation (a caseworker's own cases; ``case_id`` alone if the caller may
+    see it; none at all if not)."""
+    if principal.sees_all_cases and case_id is None:
+        return None
+    cases = (
+        select(col(Case.id)).where(Case.organisation_id == principal.organisation_id)
+        if principal.sees_all_cases
+        else _own_cases(principal)
+    )
+    if case_id is not None:
+        cases = cases.where(col(Case.id) == case_id)
+    return list(session.exec(cases).all())
 
 
 def list_reports(
@@ -205,24 +68,52 @@ def list_reports(
     overdue: bool | None,
     limit: int,
     offset: int,
+    before_id: int | None = None,
 ) -> tuple[list[Report], int]:
-    """Visible reports with filters, newest first, and the total before pagination."""
-    query = visible_reports(principal)
-    if case_id is not None:
-        query = query.where(Report.case_id == case_id)
-    if state is not None:
-        query = query.where(Report.state == state)
-    if platform is not None:
-        query = query.where(Report.platform == platform)
+    """Visible reports with filters, newest first, and the exact total before pagination.
+
+    ``before_id`` pages by key: only reports with a smaller id (older) are listed, and the
+    total still counts every page. The total is read from the counts the database keeps
+    (tracker/reports/rollups.py), so it costs the same at a million reports as at ten.
+    """
+    if overdue is not None and state is not None and state not in ON_THE_CLOCK:
+        if overdue:
+            return [], 0  # a report off the clock is never overdue
+        overdue = None
+    scope = case_scope(session=session, principal=principal, case_id=case_id)
+    if scope == []:
+        return [], 0
     now = utcnow()
-    on_clock = col(Report.state).in_(list(ON_THE_CLOCK))
+    conditions: list[Any] = []
+    if state is not None:
+        conditions.append(Report.state == state)
+    if platform is not None:
+        conditions.append(Report.platform == platform)
     if overdue is True:
-        query = query.where(on_clock, col(Report.deadline_at) <= now)
+        conditions.append(overdue_condition(now))
     elif overdue is False:
-        query = query.where(~(on_clock & (col(Report.deadline_at) <= now)))
-    return paginate(
-        session=session, query=query, order_by=col(Report.id).desc(), limit=limit, offset=offset
+        conditions.append(not_overdue_condition(now))
+    if before_id is not None:
+        conditions.append(col(Report.id) < before_id)
+    items = newest_reports(
+        session=session,
+        organisation_id=principal.organisation_id,
+        case_ids=scope,
+        conditions=conditions,
+        from_clock_index=overdue is True,
+        limit=limit,
+        offset=offset,
     )
+    total = count_reports(
+        session=session,
+        organisation_id=principal.organisation_id,
+        now=now,
+        case_ids=scope,
+        state=state,
+        platform=platform,
+        overdue=overdue,
+    )
+    return items, total
 
 
 def get_report(*, session: Session, principal: Principal, report_id: int) -> Report | None:
@@ -313,6 +204,10 @@ def request_recheck(*, session: Session, principal: Principal, report_id: int) -
     return report
 
 
+#: What the summary counts as due soon.
+DUE_SOON = timedelta(hours=6)
+
+
 def is_overdue(report: Report) -> bool:
     """On the clock and past the deadline."""
     return (
@@ -323,40 +218,18 @@ def is_overdue(report: Report) -> bool:
 
 
 def summary(*, session: Session, organisation_id: int) -> dict[str, object]:
-    """Counts by state and by platform, and how many are overdue: no case data."""
-    by_state = dict(
-        session.exec(
-            select(Report.state, func.count())
-            .where(Report.organisation_id == organisation_id)
-            .group_by(Report.state)
-        ).all()
+    """Counts by state and by platform, and how many are overdue: no case data.
+
+    Exact, from the counts the database keeps and the index of reports on the clock, in one
+    statement: the parts always add up to the total.
+    """
+    counts = summary_counts(
+        session=session, organisation_id=organisation_id, now=utcnow(), soon=DUE_SOON
     )
-    by_platform = dict(
-        session.exec(
-            select(Report.platform, func.count())
-            .where(Report.organisation_id == organisation_id)
-            .group_by(Report.platform)
-        ).all()
-    )
-    overdue = session.exec(
-        select(func.count())
-        .select_from(Report)
-        .where(Report.organisation_id == organisation_id)
-        .where(col(Report.state).in_(list(ON_THE_CLOCK)))
-        .where(col(Report.deadline_at) <= utcnow())
-    ).one()
-    due_soon = session.exec(
-        select(func.count())
-        .select_from(Report)
-        .where(Report.organisation_id == organisation_id)
-        .where(col(Report.state).in_(list(ON_THE_CLOCK)))
-        .where(col(Report.deadline_at) > utcnow())
-        .where(col(Report.deadline_at) <= utcnow() + timedelta(hours=6))
-    ).one()
     return {
-        "by_state": {str(key): value for key, value in by_state.items()},
-        "by_platform": by_platform,
-        "overdue": overdue,
-        "due_within_6h": due_soon,
-        "total": sum(by_state.values()),
+        "by_state": counts["by_state"],
+        "by_platform": counts["by_platform"],
+        "overdue": counts["overdue"],
+        "due_within_6h": counts["due_soon"],
+        "total": counts["total"],
     }

@@ -1,11 +1,13 @@
 """Moving a report between states: compare-and-set on the state, with the cause recorded."""
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlmodel import Session
 
+from tracker.bulk import insert_returning
 from tracker.db import utcnow
 from tracker.reports.lifecycle import ON_THE_CLOCK, STALE, ReportState, ensure_allowed
 from tracker.reports.models import Report, ReportTransition
@@ -61,16 +63,23 @@ def move(
     session.refresh(report)
 
 
-def record_logged(*, session: Session, report: Report, actor: str) -> None:
-    """The first line of a report's timeline."""
-    assert report.id is not None
-    session.add(
-        ReportTransition(
-            report_id=report.id,
-            from_state="",
-            to_state=ReportState.LOGGED,
-            rung_index=report.rung_index,
-            cause="URL logged",
-            actor=actor,
-        )
+_transitions: Table = ReportTransition.__table__  # type: ignore[attr-defined]
+
+
+def record_logged(
+    *, session: Session, report_ids: Sequence[int], actor: str, at: datetime | None = None
+) -> None:
+    """The first line of the timeline of each new report (on rung 0), in one INSERT."""
+    insert_returning(
+        session=session,
+        table=_transitions,
+        varying=[{"report_id": report_id} for report_id in report_ids],
+        constant={
+            "from_state": "",
+            "to_state": ReportState.LOGGED,
+            "rung_index": 0,
+            "cause": "URL logged",
+            "actor": actor,
+            "at": at or utcnow(),
+        },
     )

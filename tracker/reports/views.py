@@ -17,7 +17,7 @@ from tracker.api.deps import (
     PrincipalDep,
     SessionDep,
 )
-from tracker.api.pages import Page
+from tracker.api.pages import BeforeId, Page
 from tracker.channels import directory
 from tracker.filings.models import Filing
 from tracker.filings.service import attempts_of
@@ -26,6 +26,7 @@ from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import Policy
 from tracker.policies.service import as_policy
 from tracker.reports.clock import PauseReason, pause, resume
+from tracker.reports.intake import add_urls
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.reports.schemas import (
@@ -40,7 +41,6 @@ from tracker.reports.schemas import (
     TransitionPublic,
 )
 from tracker.reports.service import (
-    add_urls,
     is_overdue,
     list_reports,
     request_recheck,
@@ -132,8 +132,13 @@ def list_(
     overdue: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    before_id: BeforeId = None,
 ) -> Page[ReportPublic]:
-    """Reports you may see, filtered by case, state, platform or overdue."""
+    """Reports you may see, newest first, filtered by case, state, platform or overdue.
+
+    `total` is exact (counted by the database as reports are written). For deep pages pass
+    `before_id` (the id of the last item you received) instead of a growing `offset`.
+    """
     reports, total = list_reports(
         session=session,
         principal=principal,
@@ -143,6 +148,7 @@ def list_(
         overdue=overdue,
         limit=limit,
         offset=offset,
+        before_id=before_id,
     )
     targets = _RungTargets(session)
     return Page[ReportPublic](

@@ -21,7 +21,7 @@ from tracker.console.render import render
 from tracker.console.words import PAUSE_REASONS
 from tracker.db import utcnow
 from tracker.errors import Invalid
-from tracker.filings.service import open_filings_for_case
+from tracker.filings.opening import open_filings_for_case
 from tracker.ids import MAX_ROW_ID
 from tracker.organisations.service import get_user
 from tracker.reports.service import list_reports

@@ -4,10 +4,16 @@ The preview runs the real intake (``add_urls(..., preview=True)``): the same can
 checks and duplicate search, writing nothing. The confirmation carries the caseworker's input
 back (hidden fields) and runs the same parse and the real intake, so what is added is what
 was shown.
+
+Up to ``MAX_ENTRIES`` lines (10,000) are taken at once. A list of up to ``FULL_TABLE_LINES``
+lines is shown line by line; a longer one stays a light page: the counts, the addresses to be
+added counted by platform, and only the lines that will not be added (duplicates and rejected
+lines, the first ``PROBLEM_LINES_SHOWN`` of them).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,6 +28,7 @@ from tracker.console.context import Console, ConsoleDep, check_csrf
 from tracker.console.i18n import N_, translations
 from tracker.console.render import render
 from tracker.errors import Conflict, Invalid
+from tracker.reports.intake import add_urls
 from tracker.reports.paste import (
     MAX_ENTRIES,
     Entry,
@@ -31,10 +38,16 @@ from tracker.reports.paste import (
     entries_from_text,
 )
 from tracker.reports.schemas import IntakeResult
-from tracker.reports.service import add_urls
 
 router = APIRouter()
 CsrfChecked = Depends(check_csrf)
+#: A list this long or shorter is shown line by line in the preview.
+FULL_TABLE_LINES = 500
+#: Of a longer list, at most this many lines that will not be added are listed.
+PROBLEM_LINES_SHOWN = 1000
+#: A form field may be this large: the intake body limit (tracker/api/input_guard.py, at most
+#: 64 MiB) is what bounds the request, before any field is read.
+FORM_PART_BYTES = 64 * 1024 * 1024
 
 #: Why a line is refused, in words; intake's own sentence is the fallback for a new code.
 REASONS = {
@@ -183,18 +196,24 @@ def _preview_page(
         else []
     )
     rows = _rows(entries, results, console)
-    counts = {
-        outcome: sum(1 for row in rows if row.outcome == outcome)
-        for outcome in ("created", "duplicate", "rejected")
-    }
+    counts = Counter(row.outcome for row in rows)
     held = sorted({row.hold_reason for row in rows if row.outcome == "created" and row.hold_reason})
     blocked = counts["rejected"] > 0 and not allow_partial
+    summarised = len(rows) > FULL_TABLE_LINES
+    shown = rows
+    if summarised:
+        shown = [row for row in rows if row.outcome != "created"][:PROBLEM_LINES_SHOWN]
+    by_platform = Counter(row.platform or "web" for row in rows if row.outcome == "created")
     return render(
         request,
         "intake/preview.html",
         {
             "case_id": case_id,
-            "rows": rows,
+            "rows": shown,
+            "summarised": summarised,
+            "lines": len(rows),
+            "unlisted": counts["duplicate"] + counts["rejected"] - len(shown) if summarised else 0,
+            "platforms": sorted(by_platform.items(), key=lambda item: (-item[1], item[0])),
             "counts": counts,
             "held": held,
             "blocked": blocked,
@@ -220,7 +239,11 @@ def add_form(
     return _form_page(request, console, case_id)
 
 
-@router.post("/cases/{case_id}/urls/preview", dependencies=[CsrfChecked])
+@router.post(
+    "/cases/{case_id}/urls/preview",
+    dependencies=[CsrfChecked],
+    form_limits={"max_part_size": FORM_PART_BYTES},
+)
 def preview(
     request: Request,
     case_id: IdPath,
@@ -255,7 +278,11 @@ def preview(
     )
 
 
-@router.post("/cases/{case_id}/urls", dependencies=[CsrfChecked])
+@router.post(
+    "/cases/{case_id}/urls",
+    dependencies=[CsrfChecked],
+    form_limits={"max_part_size": FORM_PART_BYTES},
+)
 def add(
     request: Request,
     case_id: IdPath,

@@ -20,7 +20,7 @@ from tracker.console.render import render
 from tracker.errors import Conflict, Invalid
 from tracker.filings.manual import confirm_manual, require_filing
 from tracker.filings.models import FilingStatus
-from tracker.filings.service import step_of
+from tracker.filings.opening import step_of
 from tracker.filings.views import FilingConfirm
 from tracker.reports.schemas import WebformPacket
 
