@@ -24,7 +24,7 @@ counted (one page check per report, one capture per first live check) and the au
 verified with ``tracker audit verify``.
 
     .venv/bin/python -m bench.pipeline                        # 20,000 reports, ~3 min
-    .venv/bin/python -m bench.pipeline --checkout /tmp/before # another commit, same fleet
+    .venv/bin/python -m bench.pipeline --checkout /tmp/before --checkout .   # before and after
     options: --reports 20000 --modes engine,distributed,embedded --worker-args "--concurrency 2"
              --setting TRACKER_RECHECK_BATCH_SIZE=200 (repeatable) --timeout 900 --profile
 """
@@ -193,13 +193,16 @@ class Store:
             result = connection.execute(text(query), parameters or {})
             return [tuple(row) for row in result] if result.returns_rows else []
 
+    def _moment(self, moment: datetime) -> object:
+        # SQLite keeps times as SQLAlchemy's naive UTC text (microseconds always written).
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else moment
+
     def make_all_due(self) -> None:
-        """Every report due now, in one statement."""
-        if self.is_sqlite:
-            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-            self.rows("UPDATE reports SET next_check_at = :now", {"now": now})
-        else:
-            self.rows("UPDATE reports SET next_check_at = now()")
+        """Every report that is still checked due now, in one statement."""
+        self.rows(
+            "UPDATE reports SET next_check_at = :now WHERE state != 'closed'",
+            {"now": self._moment(datetime.now(UTC))},
+        )
 
     def backend_cpu(self) -> dict[int, float]:
         """CPU seconds of each PostgreSQL backend serving this database now (the workers keep
@@ -207,10 +210,17 @@ class Store:
         rows = self.rows("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         return {int(pid): cpu_seconds([int(pid)]) for (pid,) in rows}
 
-    def checked(self) -> int:
-        return int(
-            self.rows("SELECT count(*) FROM reports WHERE last_checked_at IS NOT NULL")[0][0]
-        )
+    def wal_position(self) -> int | None:
+        """PostgreSQL's write-ahead log position in bytes (None on SQLite)."""
+        if self.is_sqlite:
+            return None
+        found = self.rows("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(found[0][0])
+
+    def checked(self, since: datetime) -> int:
+        """Reports checked since then."""
+        query = "SELECT count(*) FROM reports WHERE last_checked_at >= :since"
+        return int(self.rows(query, {"since": self._moment(since)})[0][0])
 
 
 def _score(store: Store, targets: list[Target]) -> tuple[int, dict[str, int]]:
@@ -235,6 +245,7 @@ def _records(store: Store) -> dict[str, int]:
         "audit_events": "SELECT count(*) FROM audit_events",
         "transitions": "SELECT count(*) FROM report_transitions",
         "removed_once": "SELECT count(*) FROM reports WHERE consecutive_removed = 1",
+        "removal_confirmed": "SELECT count(*) FROM reports WHERE state = 'removed'",
         "leases_left": "SELECT count(*) FROM reports WHERE check_lease_until IS NOT NULL",
     }
     return {name: int(store.rows(query)[0][0]) for name, query in one.items()}
@@ -256,11 +267,13 @@ def _clock(
     postgres_before = None if store.is_sqlite else store.backend_cpu()
     busy_before, all_before = machine_busy_seconds()
     everyone_before = cpu_by_command()
+    wal_before = store.wal_position()
     started = time.perf_counter()
+    since = datetime.now(UTC)
     store.make_all_due()
     progress: list[tuple[float, int]] = []
     while True:
-        done = store.checked()
+        done = store.checked(since)
         elapsed = time.perf_counter() - started
         progress.append((round(elapsed, 2), done))
         if done >= total:
@@ -288,6 +301,12 @@ def _clock(
         )
     busy_after, all_after = machine_busy_seconds()
     share = (busy_after - busy_before) / max(all_after - all_before, 1e-9)
+    wal_after = store.wal_position()
+    if wal_before is not None and wal_after is not None:
+        # The whole server's log (other databases' writes too, if any run meanwhile).
+        print(
+            f"WAL written: {(wal_after - wal_before) / total:.0f} bytes per check", file=sys.stderr
+        )
     return seconds, cpu, postgres, share, progress
 
 
@@ -346,9 +365,13 @@ def _settings(options: argparse.Namespace) -> dict[str, str]:
     return {**SETTINGS, "TRACKER_ENCRYPTION_KEYS": Fernet.generate_key().decode(), **extra}
 
 
+def _named(mode: str, number: int) -> str:
+    return mode if number == 1 else f"{mode}, pass {number}"
+
+
 def run_distributed(
     checkout: Path, urls: Path, targets: list[Target], options: argparse.Namespace
-) -> ModeResult:
+) -> list[ModeResult]:
     """One worker and one scheduler on PostgreSQL and a private Redis."""
     with (
         private_redis() as redis_url,
@@ -371,17 +394,22 @@ def run_distributed(
             run.tracker("scheduler", "scheduler")
             run.wait_logged("scheduler", "Scheduler started")
             store = Store(url)
-            with profiled(run, "distributed", worker.pid, options):
-                clocked = _clock(
-                    store,
-                    len(targets),
-                    options.timeout,
-                    lambda: worker.pid,
-                    lambda: worker.poll() is None,
+            results = []
+            for number in range(1, options.passes + 1):
+                with profiled(run, f"distributed-{number}", worker.pid, options):
+                    clocked = _clock(
+                        store,
+                        len(targets),
+                        options.timeout,
+                        lambda: worker.pid,
+                        lambda: worker.poll() is None,
+                    )
+                time.sleep(1.0)  # let a last in-flight transaction land before counting
+                audit = run.run(sys.executable, "-m", "tracker.cli", "audit", "verify")
+                results.append(
+                    _result(_named("distributed", number), store, targets, clocked, audit)
                 )
-            time.sleep(1.0)  # let a last in-flight transaction land before counting
-            audit = run.run(sys.executable, "-m", "tracker.cli", "audit", "verify")
-            return _result("distributed", store, targets, clocked, audit)
+            return results
         finally:
             run.stop()
             if options.keep_logs:
@@ -390,7 +418,7 @@ def run_distributed(
 
 def run_embedded(
     checkout: Path, urls: Path, targets: list[Target], options: argparse.Namespace
-) -> ModeResult:
+) -> list[ModeResult]:
     """`tracker serve` on SQLite: the scheduler and the tasks in its own process."""
     with tempfile.TemporaryDirectory(prefix="pipeline-embedded-") as folder:
         data = Path(folder) / "data"
@@ -403,17 +431,20 @@ def run_embedded(
             run.wait_logged("serve", "Console at")
             time.sleep(1.0)  # the scheduler starts with the app
             store = Store(url)
-            with profiled(run, "embedded", serve.pid, options):
-                clocked = _clock(
-                    store,
-                    len(targets),
-                    options.timeout,
-                    lambda: serve.pid,
-                    lambda: serve.poll() is None,
-                )
-            time.sleep(1.0)
-            audit = run.run(sys.executable, "-m", "tracker.cli", "audit", "verify")
-            return _result("embedded", store, targets, clocked, audit)
+            results = []
+            for number in range(1, options.passes + 1):
+                with profiled(run, f"embedded-{number}", serve.pid, options):
+                    clocked = _clock(
+                        store,
+                        len(targets),
+                        options.timeout,
+                        lambda: serve.pid,
+                        lambda: serve.poll() is None,
+                    )
+                time.sleep(1.0)
+                audit = run.run(sys.executable, "-m", "tracker.cli", "audit", "verify")
+                results.append(_result(_named("embedded", number), store, targets, clocked, audit))
+            return results
         finally:
             run.stop()
             if options.keep_logs:
@@ -458,34 +489,79 @@ def _commit(checkout: Path) -> str:
     ).stdout.strip()
 
 
-def _table(engine: dict[str, Any] | None, results: list[ModeResult]) -> str:
+def _table(runs: list[dict[str, Any]]) -> str:
     lines = [
-        "| mode | reports | seconds | checks/s | ÷ engine | worker CPU ms/check "
+        "| commit | mode | reports | seconds | checks/s | ÷ its engine | worker CPU ms/check "
         "| PostgreSQL backends CPU s | machine busy | correct | records |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    if engine is not None:
-        lines.append(
-            f"| engine alone | {engine['reports']:,} | {engine['seconds']} "
-            f"| {engine['checks_per_s']:,.0f} | 1.00 | {engine['cpu_ms_per_check']} | - | - "
-            f"| {engine['correct']:,} | - |"
-        )
-    for result in results:
-        ratio = f"{result.checks_per_s / engine['checks_per_s']:.2f}" if engine else "-"
-        records = ", ".join(f"{name} {value:,}" for name, value in result.records.items())
-        postgres = "-" if result.postgres_cpu_s is None else f"{result.postgres_cpu_s}"
-        lines.append(
-            f"| {result.mode} | {result.reports:,} | {result.seconds} "
-            f"| {result.checks_per_s:,.0f} | {ratio} | {result.worker_cpu_ms_per_check} "
-            f"| {postgres} | {100 * result.machine_busy_share:.0f} % "
-            f"| {result.correct:,} | {records} |"
-        )
+    for run in runs:
+        commit, engine = run["commit"], run["engine"]
+        if engine is not None:
+            lines.append(
+                f"| {commit} | engine alone | {engine['reports']:,} | {engine['seconds']} "
+                f"| {engine['checks_per_s']:,.0f} | 1.00 | {engine['cpu_ms_per_check']} | - | - "
+                f"| {engine['correct']:,} | - |"
+            )
+        for result in run["results"]:
+            ratio = f"{result.checks_per_s / engine['checks_per_s']:.2f}" if engine else "-"
+            records = ", ".join(f"{name} {value:,}" for name, value in result.records.items())
+            postgres = "-" if result.postgres_cpu_s is None else f"{result.postgres_cpu_s}"
+            lines.append(
+                f"| {commit} | {result.mode} | {result.reports:,} | {result.seconds} "
+                f"| {result.checks_per_s:,.0f} | {ratio} | {result.worker_cpu_ms_per_check} "
+                f"| {postgres} | {100 * result.machine_busy_share:.0f} % "
+                f"| {result.correct:,} | {records} |"
+            )
+    if len(runs) > 1:
+        first, last = runs[0], runs[-1]
+        for mode in [result.mode for result in last["results"]]:
+            before = next((r for r in first["results"] if r.mode == mode), None)
+            after = next(r for r in last["results"] if r.mode == mode)
+            if before is not None:
+                speed = after.checks_per_s / before.checks_per_s
+                cpu = after.worker_cpu_ms_per_check / before.worker_cpu_ms_per_check
+                lines.append(
+                    f"\n{mode}: {speed:.1f} x the checks/s of {first['commit']}, "
+                    f"{cpu:.2f} x its worker CPU per check"
+                )
     return "\n".join(lines)
+
+
+def measure(
+    checkout: Path, urls: Path, targets: list[Target], options: argparse.Namespace
+) -> dict[str, Any]:
+    """Every mode asked for, on one checkout's code."""
+    engine: dict[str, Any] | None = None
+    results: list[ModeResult] = []
+    commit = _commit(checkout)
+    for mode in options.modes.split(","):
+        if mode == "engine":
+            engine = run_engine(checkout, urls, targets)
+            print(f"{commit} engine: {engine['checks_per_s']:,.0f} checks/s", file=sys.stderr)
+            continue
+        runner = {"distributed": run_distributed, "embedded": run_embedded}[mode]
+        for result in runner(checkout, urls, targets, options):
+            results.append(result)
+            print(
+                f"{commit} {result.mode}: {result.checks_per_s:,.0f} checks/s, "
+                f"{result.worker_cpu_ms_per_check} worker CPU ms/check, "
+                f"{result.correct:,}/{result.reports:,} right, {result.records}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {"checkout": str(checkout), "commit": commit, "engine": engine, "results": results}
 
 
 def main(arguments: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkout", type=Path, default=Path(__file__).parent.parent)
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        action="append",
+        help="a checkout to measure (repeat it: each runs every mode on the same fleet, in "
+        "the order given; default this one)",
+    )
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--modes", default="engine,distributed,embedded")
     parser.add_argument("--worker-args", default="", help="extra `tracker worker` options")
@@ -494,51 +570,37 @@ def main(arguments: list[str] | None = None) -> None:
     )
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="make every report due this many times (the second pass confirms the removals)",
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the worker (raw output)")
     parser.add_argument("--keep-logs", action="store_true")
     options = parser.parse_args(arguments)
-    checkout = options.checkout.resolve()
-    modes = options.modes.split(",")
+    checkouts = [path.resolve() for path in options.checkout or [Path(__file__).parent.parent]]
     RESULTS.mkdir(exist_ok=True)
-    engine: dict[str, Any] | None = None
-    results: list[ModeResult] = []
     with (
         running_fleet(options.reports) as targets,
         tempfile.TemporaryDirectory(prefix="pipeline-urls-") as scratch,
     ):
         urls = Path(scratch) / "urls.txt"
         urls.write_text("".join(target.url + "\n" for target in targets))
-        for mode in modes:
-            if mode == "engine":
-                engine = run_engine(checkout, urls, targets)
-                print(f"engine: {engine['checks_per_s']:,.0f} checks/s", file=sys.stderr)
-                continue
-            runner = {"distributed": run_distributed, "embedded": run_embedded}[mode]
-            result = runner(checkout, urls, targets, options)
-            results.append(result)
-            print(
-                f"{mode}: {result.checks_per_s:,.0f} checks/s, "
-                f"{result.worker_cpu_ms_per_check} worker CPU ms/check, "
-                f"{result.correct:,}/{result.reports:,} right, {result.records}",
-                file=sys.stderr,
-                flush=True,
-            )
-    commit = _commit(checkout)
+        runs = [measure(checkout, urls, targets, options) for checkout in checkouts]
     record = {
         "benchmark": "pipeline",
-        "checkout": str(checkout),
-        "commit": commit,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": {**vars(options), "checkout": str(checkout)},
-        "engine": engine,
-        "results": [asdict(result) for result in results],
+        "settings": {**vars(options), "checkout": [str(path) for path in checkouts]},
+        "runs": [{**run, "results": [asdict(result) for result in run["results"]]} for run in runs],
     }
-    path = RESULTS / f"pipeline-{commit or 'unknown'}-{int(time.time())}.json"
+    commits = "-".join(run["commit"] or "unknown" for run in runs)
+    path = RESULTS / f"pipeline-{commits}-{int(time.time())}.json"
     path.write_text(json.dumps(record, indent=2, default=str))
-    print(f"\ncommit {commit}, {options.reports:,} reports; JSON in {path}\n")
-    print(_table(engine, results))
+    print(f"\n{options.reports:,} reports; JSON in {path}\n")
+    print(_table(runs))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ audit verify."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -188,6 +189,10 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
+    # What start-up made (the app, its routes and models, the loaded modules) lives as long as
+    # the process: moved out of the garbage collector's way, full collections stop walking it
+    # (pauses of 100-280 ms were seen on requests while the heap grew).
+    gc.freeze()
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:

@@ -124,8 +124,8 @@ class Settings(BaseSettings):
     # --- shared politeness (workers/recheck/politeness_redis.py) ---
     # In distributed mode every worker shares each host's limits through Redis. A request's hold
     # on one of a host's slots lasts at most this long from its turn, so a killed worker's slots
-    # free themselves; keep it above the longest check (three read timeouts).
-    recheck_host_lease_seconds: float = Field(default=120.0, gt=0)
+    # free themselves; unset, a check's deadline (three read timeouts) and 5 s more.
+    recheck_host_lease_seconds: float | None = Field(default=None, gt=0)
     # While Redis is unreachable hosts are limited per process; Redis is tried again after this.
     recheck_politeness_redis_retry_seconds: float = Field(default=5.0, gt=0)
 

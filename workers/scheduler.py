@@ -26,7 +26,7 @@ from tracker.due import (
     claim_due_reminders,
     claim_due_warnings,
 )
-from tracker.filings.service import open_parallel_tracks
+from tracker.filings.opening import open_parallel_tracks
 from tracker.jobs import JobKind, queue_depth, send_now
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify

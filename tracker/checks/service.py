@@ -13,7 +13,7 @@ before, with its transition, notification and filings. The decision itself is
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,13 +21,13 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from platform_adapters.addresses import REFUSED_BY_POLICY
-from tracker.bulk import insert_rows, is_postgresql, new_ids, update_rows
+from tracker.bulk import copy_rows, is_postgresql, new_ids, update_rows
 from tracker.checks.decide import LIVE, REMOVED, Decision, Snapshot, decide, next_check_for_state
 from tracker.checks.models import Check
 from tracker.db import utcnow
 from tracker.evidence.capture import Capture, capture_checks, reports_seen_live
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
-from tracker.filings.service import file_or_hold
+from tracker.filings.opening import file_or_hold
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
@@ -240,16 +240,15 @@ def record_checks(
     return checks
 
 
-def defer_checks(*, session: Session, report_ids: Sequence[int], until: datetime) -> None:
+def defer_checks(*, session: Session, until: Mapping[int, datetime]) -> None:
     """Reports whose check could not be made now (the host asked us to wait): no check is
-    recorded, their lease ends and they come due again at ``until``."""
-    if not report_ids:
-        return
-    session.execute(
-        update(Report)
-        .where(col(Report.id).in_(list(report_ids)), col(Report.state) != ReportState.CLOSED)
-        .values(check_lease_until=None, next_check_at=until)
-        .execution_options(synchronize_session=False)
+    recorded, their lease ends and each comes due again at its time."""
+    update_rows(
+        session,
+        _reports,
+        (("next_check_at", "timestamptz"),),
+        [(report_id, moment) for report_id, moment in until.items()],
+        constants={"check_lease_until": "NULL"},
     )
 
 
@@ -316,7 +315,7 @@ def _insert_checks(
         for observation, check_id in zip(observations, ids, strict=False)
     }
     rows = [tuple(getattr(check, name) for name in _CHECK_COLUMNS) for check in checks.values()]
-    insert_rows(session, _checks, _CHECK_COLUMNS, rows)
+    copy_rows(session, _checks, _CHECK_COLUMNS, rows)
     return checks
 
 

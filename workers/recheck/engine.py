@@ -94,6 +94,8 @@ class CheckOutcome:
     validator: str | None = None
     #: Media URLs a live HTML page links (og:image, <video>, ...), with MediaOptions.find_linked.
     linked: tuple[str, ...] = ()
+    #: A check the host's pause deferred (``HOST_DEFERRED``): seconds until its turn, if known.
+    deferred_for: float | None = None
 
 
 def build_client(
@@ -335,8 +337,12 @@ def politeness_config(settings: Settings) -> PolitenessConfig:
     half a check's deadline: a longer pause defers the check (``host_deferred``, checked again
     by a later sweep) instead of spending the deadline and being recorded as a timeout."""
     config = PolitenessConfig.from_settings(settings)
-    deadline = settings.outbound_timeout_seconds * DEADLINE_READ_TIMEOUTS
-    return dataclasses.replace(config, max_wait=min(config.max_wait, deadline / 2))
+    return dataclasses.replace(config, max_wait=min(config.max_wait, check_deadline(settings) / 2))
+
+
+def check_deadline(settings: Settings) -> float:
+    """The longest one check may take, as ``check_batch`` bounds it by default."""
+    return settings.outbound_timeout_seconds * DEADLINE_READ_TIMEOUTS
 
 
 async def check_batch(
@@ -444,6 +450,7 @@ async def _check_one(
     error: str | None = None
     kept: dict[str, str] | None = None
     found: MediaRead | None = None
+    deferred_for: float | None = None
     try:
         # The overall deadline, as asyncio.timeout(deadline_seconds) but with one timer and no
         # context-manager object (asyncio.timeout was ~5 % of a check's CPU time on loopback).
@@ -503,6 +510,8 @@ async def _check_one(
     except Exception as failure:  # One URL's failure must not fail the batch.
         verdict, reason = _failure_verdict(failure)
         error = f"{type(failure).__name__}: {str(failure)[:200]}"
+        if isinstance(failure, HostDeferred):
+            deferred_for = failure.retry_in
     latency_ms = round((time.monotonic() - started) * 1000)
     return CheckOutcome(
         key=key,
@@ -520,6 +529,7 @@ async def _check_one(
         media=found.hashes if found else None,
         validator=found.validator if found else None,
         linked=found.linked if found else (),
+        deferred_for=deferred_for,
     )
 
 

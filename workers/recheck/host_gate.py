@@ -64,7 +64,14 @@ class PolitenessConfig:
 
 
 class HostDeferred(httpx.TransportError):
-    """The host asked us (or its failures tell us) to wait longer than a check may wait."""
+    """The host asked us (or its failures tell us) to wait longer than a check may wait.
+
+    ``retry_in``: seconds until the host's turn when the gate knows it (a pause), else None
+    (no slot came free in time)."""
+
+    def __init__(self, message: str, *, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 class HostGate(Protocol):

@@ -49,6 +49,7 @@ from workers.recheck.engine import (
     MediaOptions,
     PlatformRule,
     check_batch,
+    politeness_config,
 )
 from workers.recheck.runtime import check_runtime
 
@@ -195,13 +196,18 @@ def _record_batch(
     session: Session, pages: list[CheckOutcome], media: list[CheckOutcome], linked: LinkedMedia
 ) -> int:
     # A URL whose host's turn was too far away was not fetched: no check of it is recorded; its
-    # report comes due again shortly (the host's pause is in the shared gate meanwhile).
-    deferred = [outcome.key for outcome in pages if outcome.reason == HOST_DEFERRED]
+    # report comes due again when the host's turn comes (a pause the gate knows the end of), or
+    # after as long as a check may wait for its turn (no slot came free: say, a killed worker's
+    # slots whose leases have not ended yet).
+    deferred = [outcome for outcome in pages if outcome.reason == HOST_DEFERRED]
     if deferred:
+        now, wait = utcnow(), politeness_config(get_settings()).max_wait
         defer_checks(
             session=session,
-            report_ids=deferred,
-            until=utcnow() + timedelta(seconds=get_settings().recheck_max_host_wait_seconds),
+            until={
+                outcome.key: now + timedelta(seconds=max(wait, outcome.deferred_for or 0.0))
+                for outcome in deferred
+            },
         )
         pages = [outcome for outcome in pages if outcome.reason != HOST_DEFERRED]
     media = [outcome for outcome in media if outcome.reason != HOST_DEFERRED]

@@ -126,7 +126,9 @@ class Politeness:
             start = max(now, state.next_start)
             wait = start - now
             if wait > config.max_wait:
-                raise HostDeferred(f"{host[:100]} is paused for another {wait:.0f} s")
+                raise HostDeferred(
+                    f"{host[:100]} is paused for another {wait:.0f} s", retry_in=wait
+                )
             state.next_start = start + config.min_interval
             if wait > 0:
                 await self.sleep(wait)
@@ -188,18 +190,32 @@ class Politeness:
         return state.failures if state is not None else 0
 
 
-def shared_politeness(settings: Settings, *, config: PolitenessConfig | None = None) -> HostGate:
-    """The gate for this process (make it once): Redis when distributed, memory when embedded."""
+#: A slot's lease outlasts the longest check by this much (unless set: recheck_host_lease_seconds).
+LEASE_MARGIN_SECONDS = 5.0
+
+
+def shared_politeness(
+    settings: Settings, *, config: PolitenessConfig | None = None, deadline: float | None = None
+) -> HostGate:
+    """The gate for this process (make it once): Redis when distributed, memory when embedded.
+
+    ``deadline``: the longest a check may take; a slot's lease lasts that and a margin (a killed
+    worker's slots are free again as soon as none of its checks could still be running).
+    """
     from tracker.settings import RunMode
 
     config = config or PolitenessConfig.from_settings(settings)
     if settings.run_mode is RunMode.DISTRIBUTED:
         from workers.recheck.politeness_redis import RedisPoliteness
 
+        lease = settings.recheck_host_lease_seconds
+        if lease is None:
+            longest = deadline if deadline is not None else 3 * settings.outbound_timeout_seconds
+            lease = longest + LEASE_MARGIN_SECONDS
         return RedisPoliteness(
             config,
             url=settings.redis_url,
-            lease_seconds=settings.recheck_host_lease_seconds,
+            lease_seconds=lease,
             retry_redis_after=settings.recheck_politeness_redis_retry_seconds,
         )
     return Politeness(config)

@@ -206,7 +206,9 @@ class RedisPoliteness:
                 self._leave(local, lease)
                 raise
             if code == DEFERRED:
-                raise HostDeferred(f"{host[:100]} is paused for another {wait:.0f} s")
+                raise HostDeferred(
+                    f"{host[:100]} is paused for another {wait:.0f} s", retry_in=wait
+                )
             if wait > 0:
                 try:
                     await self.sleep(wait)

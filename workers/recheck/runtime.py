@@ -27,7 +27,12 @@ from typing import Any, TypeVar
 import httpx
 
 from tracker.settings import Settings
-from workers.recheck.engine import build_client, new_event_loop, politeness_config
+from workers.recheck.engine import (
+    build_client,
+    check_deadline,
+    new_event_loop,
+    politeness_config,
+)
 from workers.recheck.politeness import HostGate, shared_politeness
 
 logger = logging.getLogger(__name__)
@@ -83,7 +88,9 @@ class CheckRuntime:
             await self._close_client()
             # Made once per process (per settings): every batch of the process shares it, and in
             # distributed mode every worker shares its state through Redis.
-            self.politeness = shared_politeness(settings, config=politeness_config(settings))
+            self.politeness = shared_politeness(
+                settings, config=politeness_config(settings), deadline=check_deadline(settings)
+            )
             self._client = build_client(
                 allowlist=settings.outbound_allowlist,
                 timeout=settings.outbound_timeout_seconds,
