@@ -14,7 +14,7 @@ report updates. A statement's cost stays the same whatever the number of rows.
   are what the database stores: aware UTC datetimes (stored naive on SQLite, as
   ``tracker.db.UTCDateTime`` does), plain ``str`` for enums, bytes, JSON already as text.
 - ``update_rows``: many rows' columns set to values of their own by one
-  ``UPDATE ... FROM unnest(arrays)`` on PostgreSQL (``executemany`` on SQLite).
+  ``UPDATE ... FROM json_array_elements(document)`` on PostgreSQL (``executemany`` on SQLite).
 - ``among``: ``column IN (values)``, the values bound as one JSON array.
 
 All of them are plain INSERTs and UPDATEs: constraints and triggers (the report counts) see
@@ -38,6 +38,12 @@ from sqlmodel import Session
 def is_postgresql(session: Session) -> bool:
     """Whether the session's database is PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def _for_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
 
 
 def _for_sqlite(value: Any) -> Any:
@@ -109,12 +115,13 @@ def update_rows(
         return
     constants = constants or {}
     if is_postgresql(session):
-        ids = [row[0] for row in rows]
-        arrays = {f"a{index}": [row[index + 1] for row in rows] for index in range(len(columns))}
-        unnested = ", ".join(
-            f"CAST(:a{index} AS {kind}[])" for index, (_name, kind) in enumerate(columns)
+        # One JSON document (encoded in C, parsed by the server) rather than an array parameter
+        # per column, which psycopg dumps element by element in Python.
+        document = json.dumps([[_for_json(value) for value in row] for row in rows])
+        values = ", ".join(
+            f"CAST(e->>{index + 1} AS {kind}) AS {name}"
+            for index, (name, kind) in enumerate(columns)
         )
-        names = ", ".join(name for name, _kind in columns)
         assignments = ", ".join(
             [f"{name} = v.{name}" for name, _kind in columns]
             + [f"{name} = {expression}" for name, expression in constants.items()]
@@ -122,10 +129,10 @@ def update_rows(
         session.execute(
             text(
                 f"UPDATE {table.name} AS t SET {assignments} "  # noqa: S608 - our names
-                f"FROM unnest(CAST(:ids AS bigint[]), {unnested}) AS v(id, {names}) "
-                "WHERE t.id = v.id"
+                f"FROM (SELECT CAST(e->>0 AS bigint) AS id, {values} "
+                "FROM json_array_elements(CAST(:rows AS json)) AS e) AS v WHERE t.id = v.id"
             ),
-            {"ids": ids, **arrays},
+            {"rows": document},
         )
         return
     assignments = ", ".join(

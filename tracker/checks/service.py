@@ -2,9 +2,9 @@
 captures they call for, a whole batch in the caller's transaction.
 
 A batch costs a fixed handful of statements whatever its size: the reports are read (and, on
-PostgreSQL, locked) in one SELECT, their earlier live checks in one more, the checks inserted in
-one INSERT, the reports that do not change state updated in one executemany, and the captures
-inserted with their custody events in two more. A check that proves a state change (removal
+PostgreSQL, locked, with fresh check ids) in one SELECT, their earlier live checks in one more,
+the checks written in one COPY, the reports that do not change state updated in one statement
+(``tracker.bulk``), and the captures and their custody events in a few more. A check that proves a state change (removal
 confirmed, content back, the watch ended) goes through ``tracker.reports.transitions.move`` as
 before, with its transition, notification and filings. The decision itself is
 ``tracker.checks.decide``.
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from platform_adapters.addresses import REFUSED_BY_POLICY
-from tracker.bulk import copy_rows, is_postgresql, new_ids, update_rows
+from tracker.bulk import among, copy_rows, is_postgresql, new_ids, update_rows
 from tracker.checks.decide import LIVE, REMOVED, Decision, Snapshot, decide, next_check_for_state
 from tracker.checks.models import Check
 from tracker.db import utcnow
@@ -255,7 +255,11 @@ def defer_checks(*, session: Session, until: Mapping[int, datetime]) -> None:
 def _lock(session: Session, report_ids: list[int]) -> tuple[dict[int, Snapshot], list[int]]:
     """The reports' snapshots, their rows locked (in id order, so batches never deadlock), and
     as many fresh check ids (on PostgreSQL drawn in the same statement)."""
-    query = select(*_SNAPSHOT).where(_reports.c.id.in_(report_ids)).order_by(_reports.c.id)
+    query = (
+        select(*_SNAPSHOT)
+        .where(among(session=session, column=_reports.c.id, values=report_ids))
+        .order_by(_reports.c.id)
+    )
     if is_postgresql(session):
         sequence = func.nextval(func.pg_get_serial_sequence("checks", "id"))
         rows = session.execute(query.add_columns(sequence).with_for_update(of=_reports)).all()

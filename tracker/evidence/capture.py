@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlmodel import Session
 
 from platform_adapters.base import CAPTURED_HEADERS
+from tracker.bulk import among
 from tracker.checks.models import Check
 from tracker.evidence.service import CaptureRecord, store_captures
 
@@ -65,12 +67,14 @@ def reports_seen_live(*, session: Session, report_ids: Iterable[int]) -> set[int
     wanted = list(report_ids)
     if not wanted:
         return set()
+    checks = Check.__table__  # type: ignore[attr-defined]
     return set(
-        session.exec(
-            select(col(Check.report_id))
-            .where(col(Check.report_id).in_(wanted), Check.verdict == LIVE)
+        session.execute(
+            select(checks.c.report_id)
+            .where(among(session=session, column=checks.c.report_id, values=wanted))
+            .where(checks.c.verdict == LIVE)
             .distinct()
-        ).all()
+        ).scalars()
     )
 
 
