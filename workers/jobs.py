@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from pydantic import ValidationError
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from platform_adapters.base import (
     Adapter,
@@ -20,6 +20,7 @@ from platform_adapters.base import (
 )
 from platform_adapters.registry import build_adapter
 from tracker.alerts.service import raise_alert
+from tracker.bulk import among
 from tracker.channels import directory
 from tracker.channels.service import stored_values
 from tracker.db import Database
@@ -160,17 +161,18 @@ def recheck_batch(report_ids: list[int], *, db: Database | None = None) -> int:
     """Re-check a batch of reports concurrently and record each verdict; returns how many."""
     db = db or database()
     settings = get_settings()
+    reports = Report.__table__  # type: ignore[attr-defined]
     with db.session() as session:
-        rows = session.exec(
-            select(Report.id, Report.canonical_url, Report.platform)
-            .where(col(Report.id).in_(report_ids))
-            .where(col(Report.state).in_(list(CHECKED)))
+        rows = session.execute(
+            select(reports.c.id, reports.c.canonical_url, reports.c.platform)
+            .where(among(session=session, column=reports.c.id, values=report_ids))
+            .where(reports.c.state.in_([str(state) for state in CHECKED]))
         ).all()
-        known = media_of(session=session, report_ids=[int(row[0] or 0) for row in rows])
+        known = media_of(session=session, report_ids=[int(row[0]) for row in rows])
     if not rows:
         return 0
     rules = _platform_rules({platform for _, _, platform in rows})
-    items = [(int(report_id or 0), url, rules[platform]) for report_id, url, platform in rows]
+    items = [(int(report_id), url, rules[platform]) for report_id, url, platform in rows]
     return recheck_reports(items, known=known, db=db, settings=settings)
 
 
