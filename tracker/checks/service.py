@@ -4,10 +4,10 @@ captures they call for, a whole batch in the caller's transaction.
 A batch costs a fixed handful of statements whatever its size: the reports are read (and, on
 PostgreSQL, locked, with fresh check ids) in one SELECT, their earlier live checks in one more,
 the checks written in one COPY, the reports that do not change state updated in one statement
-(``tracker.bulk``), and the captures and their custody events in a few more. A check that proves a state change (removal
-confirmed, content back, the watch ended) goes through ``tracker.reports.transitions.move`` as
-before, with its transition, notification and filings. The decision itself is
-``tracker.checks.decide``.
+(``tracker.bulk``), and the captures and their custody events in a few more. A check that proves
+a state change (removal confirmed, content back, the watch ended) goes through
+``tracker.reports.transitions.move`` as before, with its transition, notification and filings.
+The decision itself is ``tracker.checks.decide``.
 """
 
 from __future__ import annotations
