@@ -93,9 +93,7 @@ class _BackgroundSender:
     """
 
     def __init__(self) -> None:
-        self.waiting: queue.SimpleQueue[list[tuple[JobKind, tuple[Any, ...]]]] = (
-            queue.SimpleQueue()
-        )
+        self.waiting: queue.SimpleQueue[list[tuple[JobKind, tuple[Any, ...]]]] = queue.SimpleQueue()
         self.pid = os.getpid()
         self.thread = threading.Thread(target=self._run, name="tracker-job-sender", daemon=True)
         self.thread.start()

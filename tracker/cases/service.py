@@ -9,7 +9,6 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from tracker.audit.service import record
-from tracker.bulk import among
 from tracker.cases.keys import open_text, seal_text
 from tracker.cases.models import Case, CaseStatus
 from tracker.cases.schemas import CaseCreate, CaseUpdate, ContactDetails
@@ -193,21 +192,10 @@ def _holds(principal: Principal, *, state: str | None = None, platform: str | No
     return holds_reports(col(Case.id), state=state, platform=platform)
 
 
-def _holds_overdue(session: Session, principal: Principal) -> Any:
-    """The outer query's case holds a report overdue now.
-
-    The organisation's view reads its overdue reports' cases once, from the index of the
-    reports on the clock, and binds them as one list (the count and the page then probe the
-    list instead of each scanning the index again); a caseworker's few cases are probed one
-    by one instead (their own reports only).
-    """
-    if principal.sees_all_cases:
-        case_ids = session.exec(
-            select(col(Report.case_id))
-            .where(Report.organisation_id == principal.organisation_id, overdue_condition(utcnow()))
-            .distinct()
-        ).all()
-        return among(session=session, column=col(Case.id), values=sorted(case_ids))
+def _holds_overdue() -> Any:
+    """The outer query's case holds a report overdue now: one probe of the index of each
+    case's reports on the clock (``ix_reports_case_on_clock``, earliest deadline first) per
+    case, for the count and for the page, whoever looks."""
     return (
         select(col(Report.id))
         .where(col(Report.case_id) == col(Case.id), overdue_condition(utcnow()))
@@ -277,9 +265,9 @@ def list_cases(
     if platform is not None:
         query = query.where(_holds(principal, platform=platform))
     if overdue is True:
-        query = query.where(_holds_overdue(session, principal))
+        query = query.where(_holds_overdue())
     elif overdue is False:
-        query = query.where(~_holds_overdue(session, principal))
+        query = query.where(~_holds_overdue())
     if jurisdiction is not None:
         query = query.where(_under_jurisdiction(jurisdiction.upper()))
     text = (q or "").strip()[:SEARCH_MAX_LENGTH]

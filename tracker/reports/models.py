@@ -36,6 +36,14 @@ class Report(SQLModel, table=True):
             postgresql_where=text(ON_THE_CLOCK_SQL),
             sqlite_where=text(ON_THE_CLOCK_SQL),
         ),
+        # A case holds an overdue report when its first entry here is past: one probe a case.
+        Index(
+            "ix_reports_case_on_clock",
+            "case_id",
+            "deadline_at",
+            postgresql_where=text(ON_THE_CLOCK_SQL),
+            sqlite_where=text(ON_THE_CLOCK_SQL),
+        ),
         Index("ix_reports_warn_at", "warn_at"),
         Index("ix_reports_remind_at", "remind_at"),
         Index("ix_reports_parallel_due_at", "parallel_due_at"),
