@@ -4,6 +4,7 @@ URLs in one request (API and console), and nothing written or sent unless all of
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -398,3 +399,41 @@ def test_urls_logged_meanwhile_by_another_request_are_a_409(client, people, db):
         (("body", "urls"), "report.logged_concurrently")
     ]
     assert counts(db)[:3] == (1, 1, 1) and len(jobs) == 1
+
+
+def test_the_same_urls_logged_twice_at_the_same_moment_are_logged_once(client, people, db):
+    # A double submission (two tabs, a retried request): both requests run the intake at the
+    # same moment on their own connections. One creates the reports; the other finds them as
+    # duplicates, or, when both searched before either wrote, is refused as a whole by the
+    # unique constraint (a 409). Neither fails, nothing is logged twice.
+    principal = principal_of(db, people)
+    install_dispatcher(lambda kind, args: None)
+    for _round in range(5):
+        case_id = new_case(client, people)
+        start = threading.Barrier(2)
+        answers: list[Any] = []
+
+        def submit() -> None:
+            start.wait()
+            try:
+                answers.append(intake(db, add_urls, principal, case_id, VALID, allow_partial=True))
+            except Exception as error:  # noqa: BLE001 - what the test is about
+                answers.append(error)
+
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(answers) == 2, answers
+        assert not [a for a in answers if isinstance(a, Exception) and not isinstance(a, Conflict)]
+        created = [
+            result.report_id
+            for answer in answers
+            if isinstance(answer, list)
+            for result in answer
+            if result.outcome == "created"
+        ]
+        with db.session() as session:
+            logged = session.exec(select(Report.id).where(Report.case_id == case_id)).all()
+        assert sorted(created) == sorted(logged) and logged
