@@ -407,7 +407,7 @@ def test_the_same_urls_logged_twice_at_the_same_moment_are_logged_once(client, p
     # duplicates, or, when both searched before either wrote, is refused as a whole by the
     # unique constraint (a 409). Neither fails, nothing is logged twice.
     principal = principal_of(db, people)
-    install_dispatcher(lambda kind, args: None)
+    recorded_jobs()
     for _round in range(5):
         case_id = new_case(client, people)
         start = threading.Barrier(2)
