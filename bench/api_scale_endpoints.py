@@ -3,6 +3,8 @@ caseworker (who sees 20 of the 2,000 cases), the summary, the case list, report 
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from bench.api_scale_seed import Seeded
 
 
@@ -49,6 +51,33 @@ def endpoints(seeded: Seeded, ids: dict[str, int]) -> list[tuple[str, str, str]]
         ("cases q=<filing reference>", "/api/v1/cases?limit=50&q=BENCH-REF-4242"),
         ("cases assigned_to", f"/api/v1/cases?limit=50&assigned_to={ids['caseworker']}"),
         ("report detail", f"/api/v1/reports/{seeded.report_id}"),
+    ]
+    # Scorecards (as the supervisor): the default 90 days, a year by platform and by rung,
+    # trends by day, week and month, an export and the transparency report.
+    today = date.today()
+    year_ago = f"from={today - timedelta(days=364)}&to={today}"
+    supervisor += [
+        ("scorecards (90 days)", "/api/v1/scorecards"),
+        ("scorecards year by platform", f"/api/v1/scorecards?{year_ago}&group_by=platform"),
+        (
+            "scorecards year by platform+rung",
+            f"/api/v1/scorecards?{year_ago}&group_by=platform&group_by=rung",
+        ),
+        (
+            "scorecards platform=x channel=email",
+            f"/api/v1/scorecards?{year_ago}&platform=x&channel=email",
+        ),
+        ("scorecards trends day (90 days)", "/api/v1/scorecards/trends?period=day"),
+        ("scorecards trends week (year)", f"/api/v1/scorecards/trends?period=week&{year_ago}"),
+        (
+            "scorecards trends month by platform",
+            f"/api/v1/scorecards/trends?period=month&{year_ago}&group_by=platform",
+        ),
+        (
+            "scorecards export csv by platform+rung",
+            f"/api/v1/scorecards/export?{year_ago}&group_by=platform&group_by=rung",
+        ),
+        ("scorecards transparency", f"/api/v1/scorecards/transparency?year={today.year}"),
     ]
     admin = [
         ("summary", "/api/v1/summary"),

@@ -2,12 +2,14 @@
 """Screenshots of every console page, desktop and phone, from the demo's data.
 
     .venv/bin/python scripts/screenshots.py            # writes docs/screenshots/*.png
+    .venv/bin/python scripts/screenshots.py dashboard  # only the pages named
 
 Starts ``tracker serve --demo`` in a throwaway folder (its own database, sandbox simulator and
 mail sink, all on loopback), waits for the demo's reports to be filed, checked and for a web-form
 packet to appear, signs in as the demo people in headless Debian Chromium (Playwright driving
 /usr/bin/chromium) and saves each page at 1280 px and at 390 px wide. The demo holds only
-fictional cases and sandbox URLs: nothing real is ever photographed.
+fictional cases, sandbox URLs and made-up history (the dashboard's): nothing real is ever
+photographed.
 """
 
 from __future__ import annotations
@@ -93,8 +95,14 @@ def sign_in(page: Page, login: str, password: str) -> None:
         page.locator('form[action="/sign-in"] button[type="submit"]').click()
 
 
+#: The pages to photograph (every page when none is named on the command line).
+ONLY = set(sys.argv[1:])
+
+
 def shoot(page: Page, name: str) -> None:
     """Save the page at desktop and phone widths."""
+    if ONLY and name not in ONLY:
+        return
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)  # type: ignore[arg-type]
         page.wait_for_timeout(150)
@@ -164,6 +172,13 @@ def main() -> None:
                 ):
                     page.goto(path)
                     shoot(page, name)
+                context.close()
+
+                context = browser.new_context(viewport=DESKTOP, base_url=base)  # type: ignore[arg-type]
+                page = context.new_page()
+                sign_in(page, "demo.supervisor", password)
+                page.goto("/dashboard")
+                shoot(page, "dashboard")
                 context.close()
                 browser.close()
         finally:

@@ -1,5 +1,5 @@
 """The `tracker` command: serve, worker, scheduler, db upgrade, users, keys generate,
-audit verify."""
+audit verify, import, export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tracker.cli_data import register as register_data_commands
 from tracker.organisations.models import Role
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+register_data_commands(app)  # import, export (tracker/cli_data.py)
 
 
 def _configure_logging() -> None:
@@ -145,9 +147,9 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
         scheduler = build_scheduler(db, settings, blocking=False)
         scheduler.start()
     else:
-        from workers.dispatch import celery_dispatcher
+        from workers.dispatch import celery_dispatcher, celery_queue_depth
 
-        install_dispatcher(celery_dispatcher())
+        install_dispatcher(celery_dispatcher(), celery_queue_depth(settings.redis_url))
     first_admin = _first_admin_key(db)
     shown_host = f"[{listen_host}]" if ":" in listen_host else listen_host
     address = f"http://{shown_host}:{listen_port}"

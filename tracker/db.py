@@ -7,7 +7,7 @@ encrypted before they reach the database and decrypted on the way out.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +20,20 @@ from sqlmodel import Session
 
 from tracker.crypto import FieldCipher
 
+#: Where the time comes from: the system clock, or a clock set by ``set_clock`` (tests that
+#: drive reports through their lives at known times, demo data dated in the past).
+_clock: Callable[[], datetime] | None = None
+
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC (the tracker's clock)."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make ``utcnow`` read ``clock`` (aware UTC datetimes); None returns to the system clock."""
+    global _clock  # noqa: PLW0603 - one clock per process, by design
+    _clock = clock
 
 
 class UTCDateTime(TypeDecorator[datetime]):

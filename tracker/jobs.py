@@ -31,8 +31,19 @@ class JobKind(enum.StrEnum):
     WITHDRAW = "send_withdrawal"
 
 
+#: The queue (traffic class) of each kind, so a large re-check sweep never starves new filings.
+#: Celery routes by it; the in-process runner counts what waits by it; metrics label by it.
+QUEUES: dict[JobKind, str] = {
+    JobKind.FILE: "filing",
+    JobKind.POLL: "polling",
+    JobKind.RECHECK: "rechecks",
+    JobKind.ESCALATE: "escalation",
+    JobKind.DELIVER: "notifications",
+    JobKind.WITHDRAW: "filing",
+}
+
 Dispatcher = Callable[[JobKind, tuple[Any, ...]], None]
-#: How many jobs of a kind wait to be taken (None: the dispatcher cannot tell).
+#: How many jobs wait to be taken in the queue of a kind (None: the dispatcher cannot tell).
 QueueDepth = Callable[[JobKind], int | None]
 
 _PENDING_KEY = "tracker.pending_jobs"
@@ -51,7 +62,7 @@ def install_dispatcher(dispatcher: Dispatcher | None, depth: QueueDepth | None =
 
 
 def queue_depth(kind: JobKind) -> int | None:
-    """How many jobs of this kind wait to be taken; None if unknown (or unreachable)."""
+    """How many jobs wait to be taken in this kind's queue; None if unknown (or unreachable)."""
     depth = _DispatcherHolder.depth
     if depth is None:
         return None

@@ -19,6 +19,7 @@ from tracker.reports.models import (
     ReportCountDelta,
     ReportTransition,
 )
+from tracker.scorecards.models import ReportOutcome, ScorecardCell, ScorecardDelta
 from tracker.status_links.models import StatusLink
 
 __all__ = [
@@ -43,8 +44,11 @@ __all__ = [
     "OrganisationReportCount",
     "PolicyVersion",
     "Report",
+    "ReportOutcome",
     "ReportCountDelta",
     "ReportTransition",
+    "ScorecardCell",
+    "ScorecardDelta",
     "StatusLink",
     "User",
 ]

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     # (a sliding window; shared through Redis in distributed mode). Valid keys never count.
     auth_failure_limit: int = Field(default=20, ge=1)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+    # Counters and histograms (tracker/metrics): in distributed mode each process adds what it
+    # observed to Redis hashes under this prefix at most this often, and /metrics reads them.
+    metrics_namespace: str = Field(default="tracker:metrics", min_length=1, max_length=100)
+    metrics_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # --- alerts (settings of the alerts area) ---
 

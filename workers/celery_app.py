@@ -1,6 +1,7 @@
 """The Celery application: Redis broker, one queue per traffic class, late acknowledgement."""
 
 import gc
+import time
 from typing import Any
 
 from celery import Celery
@@ -11,19 +12,14 @@ from celery.signals import (
     worker_process_shutdown,
 )
 
-from tracker.jobs import JobKind
+from tracker.jobs import QUEUES, JobKind
 from tracker.logs import job_id_var
 from tracker.settings import get_settings
 
-#: Traffic classes, so a large re-check sweep never starves new filings.
-QUEUES = {
-    JobKind.FILE: "filing",
-    JobKind.POLL: "polling",
-    JobKind.RECHECK: "rechecks",
-    JobKind.ESCALATE: "escalation",
-    JobKind.DELIVER: "notifications",
-    JobKind.WITHDRAW: "filing",
-}
+__all__ = ["QUEUES", "app", "make_celery"]
+
+#: Each task's job kind, by Celery task name.
+TASK_KINDS = {f"tracker.{kind.value}": kind for kind in JobKind}
 
 
 def make_celery() -> Celery:
@@ -61,6 +57,25 @@ def _tag_logs_with_job(task_id: str | None = None, **_: Any) -> None:
     job_id_var.set(task_id)
 
 
+@task_prerun.connect
+def _observe_job_latency(task: Any = None, **_: Any) -> None:
+    """How long the job waited, from the time the dispatcher wrote in its header."""
+    from tracker.metrics import observe_job_latency
+    from workers.dispatch import SENT_AT_HEADER
+
+    request = getattr(task, "request", None)
+    if request is None:
+        return
+    # A custom header is an attribute of the request in a worker, and in request.headers when
+    # the task is applied locally.
+    sent_at = getattr(request, SENT_AT_HEADER, None) or (request.headers or {}).get(SENT_AT_HEADER)
+    if not isinstance(sent_at, int | float):
+        return  # sent by something other than our dispatcher
+    kind = TASK_KINDS.get(getattr(task, "name", ""))
+    queue = QUEUES[kind] if kind is not None else "other"
+    observe_job_latency(queue=queue, seconds=time.time() - sent_at)
+
+
 @task_postrun.connect
 def _untag_logs(**_: Any) -> None:
     job_id_var.set(None)
@@ -81,3 +96,12 @@ def _close_check_runtime(**_: Any) -> None:
     from workers.recheck.runtime import close_check_runtime
 
     close_check_runtime()
+
+
+@worker_process_shutdown.connect
+def _send_metrics(**_: Any) -> None:
+    """A pool process that stops sends the counts it has not sent yet (``atexit`` does not
+    run in a pool process)."""
+    from tracker.metrics import close_metrics
+
+    close_metrics()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tracker.jobs import Dispatcher, JobKind, QueueDepth
+from tracker.jobs import QUEUES, Dispatcher, JobKind, QueueDepth
+from tracker.metrics import observe_job_latency
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +19,22 @@ PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 
 
+#: The message header carrying when a job was sent (wall-clock seconds: the worker that takes
+#: it runs elsewhere), for ``tracker_job_latency_seconds``.
+SENT_AT_HEADER = "tracker_sent_at"
+
+
 def celery_dispatcher() -> Dispatcher:
     """Send jobs to their Celery queues."""
-    from workers.celery_app import QUEUES, app
+    from workers.celery_app import app
 
     def send(kind: JobKind, args: tuple[Any, ...]) -> None:
-        app.send_task(f"tracker.{kind.value}", args=list(args), queue=QUEUES[kind])
+        app.send_task(
+            f"tracker.{kind.value}",
+            args=list(args),
+            queue=QUEUES[kind],
+            headers={SENT_AT_HEADER: time.time()},
+        )
 
     return send
 
@@ -30,8 +42,6 @@ def celery_dispatcher() -> Dispatcher:
 def celery_queue_depth(redis_url: str) -> QueueDepth:
     """How many messages wait in a kind's Celery queue on Redis (taken ones not counted)."""
     import redis
-
-    from workers.celery_app import QUEUES
 
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
@@ -50,7 +60,8 @@ class InProcessRunner:
     """Runs jobs on thread pools in this process (the embedded default, no Redis).
 
     Re-checks have a pool of their own, so a large re-check sweep never delays a filing or a
-    notification (the traffic classes of the Celery queues). The pools count what waits.
+    notification (the traffic classes of the Celery queues). The pools count what waits, by
+    queue as Celery's would: a kind's depth is that of its queue.
     """
 
     def __init__(self, workers: int = 2, recheck_workers: int = 2) -> None:
@@ -60,27 +71,28 @@ class InProcessRunner:
             ),
             "other": ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracker-job"),
         }
-        self._waiting: dict[JobKind, int] = {}
+        self._waiting: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def dispatch(self, kind: JobKind, args: tuple[Any, ...]) -> None:
         """Queue one job on its pool."""
         with self._lock:
-            self._waiting[kind] = self._waiting.get(kind, 0) + 1
+            self._waiting[QUEUES[kind]] = self._waiting.get(QUEUES[kind], 0) + 1
         pool = self._pools["rechecks" if kind is JobKind.RECHECK else "other"]
-        pool.submit(self._run, kind, args)
+        pool.submit(self._run, kind, args, time.monotonic())
 
     def depth(self, kind: JobKind) -> int:
-        """Jobs of this kind queued and not yet started."""
+        """Jobs queued in this kind's queue and not yet started."""
         with self._lock:
-            return self._waiting.get(kind, 0)
+            return self._waiting.get(QUEUES[kind], 0)
 
-    def _run(self, kind: JobKind, args: tuple[Any, ...]) -> None:
+    def _run(self, kind: JobKind, args: tuple[Any, ...], sent_at: float) -> None:
         from tracker.logs import job_context
         from workers.jobs import JOBS
 
         with self._lock:
-            self._waiting[kind] -= 1
+            self._waiting[QUEUES[kind]] -= 1
+        observe_job_latency(queue=QUEUES[kind], seconds=time.monotonic() - sent_at)
         try:
             with job_context(None):
                 JOBS[kind.value](*args)

@@ -28,6 +28,7 @@ from tracker.due import (
 )
 from tracker.filings.opening import open_parallel_tracks
 from tracker.jobs import JobKind, queue_depth, send_now
+from tracker.metrics import observe_sweep
 from tracker.notifications.models import NotificationKind
 from tracker.notifications.service import notify
 from tracker.reports.models import Report
@@ -205,6 +206,14 @@ def fold_report_counts(db: Database, settings: Settings) -> int:
         return fold_rollups(session=session)
 
 
+def fold_scorecard_cells(db: Database, settings: Settings) -> int:
+    """Add the scorecard deltas the writers appended into the day, week and month cells."""
+    from tracker.scorecards.rollup import fold_scorecards
+
+    with db.transaction() as session:
+        return fold_scorecards(session=session)
+
+
 def watchdog(db: Database, settings: Settings) -> int:
     """Raise or resolve alerts for a stalled checker, failing channels, unreachable hosts."""
     with db.transaction() as session:
@@ -238,6 +247,7 @@ SWEEPS: dict[str, Callable[[Database, Settings], int]] = {
     "sweep_withdrawals": sweep_withdrawals,
     "sweep_retention": sweep_retention,
     "fold_report_counts": fold_report_counts,
+    "fold_scorecard_cells": fold_scorecard_cells,
     "watchdog": watchdog,
 }
 
@@ -246,6 +256,7 @@ def _guarded(
     name: str, sweep: Callable[[Database, Settings], int], db: Database, settings: Settings
 ) -> Callable[[], None]:
     def run() -> None:
+        started = time.monotonic()
         try:
             count = sweep(db, settings)
             if count:
@@ -253,6 +264,8 @@ def _guarded(
         except Exception:
             # A database restart must not kill the scheduler: log, and the next tick retries.
             logger.exception("%s failed", name)
+        finally:
+            observe_sweep(sweep=name, seconds=time.monotonic() - started)
 
     return run
 

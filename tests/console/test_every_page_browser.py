@@ -22,8 +22,8 @@ DESKTOP = {"width": 1280, "height": 900}
 FRAGMENTS = {"/cases/{case_id}/reports", "/users/login-suggestion", "/favicon.ico"}
 #: GET routes that only send the browser elsewhere (the contact details open by POST only).
 REDIRECTS = {"/cases/{case_id}/contact"}
-#: GET routes that answer a file, not a page (an evidence download, a hash list).
-DOWNLOADS = {"/evidence/{evidence_id}/download"}
+#: GET routes that answer a file, not a page (an evidence download, the dashboard's CSVs).
+DOWNLOADS = {"/evidence/{evidence_id}/download", "/dashboard/scorecard.csv", "/dashboard/trend.csv"}
 #: Pages checked by the sign-in flow at the start of the test.
 SIGN_IN_PAGES = {"/sign-in", "/sign-in/second-factor", "/account/password", "/account/two-factor"}
 #: Public pages for people without an account, checked by their own browser tests
@@ -199,6 +199,7 @@ def test_every_page_has_no_serious_accessibility_violation_on_desktop_and_phone(
         "/settings": "/settings",
         "/settings/channels/{adapter}": "/settings/channels/sandbox",
         "/audit": "/audit",
+        "/dashboard": "/dashboard",
         "/cases/{case_id}/evidence": f"/cases/{case_id}/evidence",
         "/cases/{case_id}/hash-bank": f"/cases/{case_id}/hash-bank",
     }

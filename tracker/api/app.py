@@ -25,7 +25,9 @@ from tracker.matching.views import upload_limits as bank_upload_limits
 from tracker.notifications.views import router as notifications_router
 from tracker.organisations.views import router as users_router
 from tracker.policies.views import router as policies_router
+from tracker.reports.export_views import router as report_export_router
 from tracker.reports.views import router as reports_router
+from tracker.scorecards.views import router as scorecards_router
 from tracker.settings import get_settings
 from tracker.status_links.views import router as status_links_router
 
@@ -59,6 +61,7 @@ def create_app(database: Database) -> FastAPI:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(screen_input)])
     for router in (
         cases_router,
+        report_export_router,  # before /reports/{report_id}
         reports_router,
         filings_router,
         users_router,
@@ -72,6 +75,7 @@ def create_app(database: Database) -> FastAPI:
         exports_router,
         withdrawal_router,
         matching_router,
+        scorecards_router,
     ):
         api.include_router(router)
     app.include_router(api)

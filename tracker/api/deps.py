@@ -119,3 +119,7 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 # Ids in paths are bounded like the column they name: a larger one is a 422, not a 500.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The object's id")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+#: Aggregate figures of the whole organisation: dashboards, and the people who see every case.
+DashboardDep = Annotated[
+    Principal, Depends(require_roles(Role.DASHBOARD, Role.SUPERVISOR, Role.ADMIN))
+]

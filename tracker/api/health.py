@@ -3,7 +3,8 @@
 ``/healthz`` is public. ``/readyz`` answers its status to anyone (a load balancer or an
 orchestrator needs no key); the detail (checks, open alert kinds) only to an admin or metrics
 key. ``/metrics`` needs such a key and counts only the key's organisation; the age of the most
-overdue re-check stays global (it names nothing of any organisation).
+overdue re-check, the job queues' depth and latency and the sweeps' durations stay global (they
+name nothing of any organisation).
 """
 
 import enum
@@ -25,6 +26,7 @@ from tracker.alerts.watchdog import oldest_overdue_check
 from tracker.api.contract import ErrorEnvelope
 from tracker.api.deps import OperationsDep, OptionalCallerDep
 from tracker.db import Database, utcnow
+from tracker.metrics import SeriesCollector
 from tracker.organisations.service import Principal
 from tracker.reports.rollups import counted_rows, overdue_count_query
 from tracker.settings import RunMode, get_settings
@@ -144,10 +146,12 @@ def readyz(request: Request, response: Response, caller: OptionalCallerDep) -> R
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request, principal: OperationsDep) -> Response:
-    """Prometheus metrics of the key's organisation, read from the database at scrape time."""
+    """Prometheus metrics of the key's organisation: gauges read from the database at scrape
+    time, and the counters and histograms every process keeps (``tracker.metrics``)."""
     database: Database = request.app.state.database
     organisation_id = principal.organisation_id
     registry = CollectorRegistry()
+    registry.register(SeriesCollector(organisation_id=organisation_id))
     by_state = Gauge(
         "tracker_reports", "Reports by state and platform", ["state", "platform"], registry=registry
     )

@@ -13,6 +13,7 @@ The decision itself is ``tracker.checks.decide``.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from tracker.db import utcnow
 from tracker.evidence.capture import Capture, capture_checks, reports_seen_live
 from tracker.filings.models import OPEN_FILING_STATUSES, Filing, FilingStatus
 from tracker.filings.opening import file_or_hold
+from tracker.metrics import count_checks
 from tracker.notifications.service import notify
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
@@ -237,6 +239,12 @@ def record_checks(
     ]
     if captures:
         capture_checks(session=session, captures=captures)
+    count_checks(
+        session=session,
+        counts=Counter(
+            (snapshots[check.report_id].organisation_id, check.verdict) for check in checks.values()
+        ),
+    )
     return checks
 
 

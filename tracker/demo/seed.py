@@ -2,7 +2,8 @@
 
 On the first demo start the demo organisation gets a caseworker, a supervisor and an admin
 who sign in to the console, and three cases of sandbox URLs (``platform_adapters/simulators/
-sandbox.py``: the slug decides what the simulated platform does). Every demo start gives the
+sandbox.py``: the slug decides what the simulated platform does), after twelve weeks of closed,
+fictional history for the dashboard (``tracker.demo.history``). Every demo start gives the
 three people a fresh password, printed once: a demo is for trying, never for real cases.
 Everything is made through the same services the API uses.
 """
@@ -17,6 +18,7 @@ from tracker.cases.models import Case
 from tracker.cases.schemas import CaseCreate
 from tracker.cases.service import create_case
 from tracker.db import Database
+from tracker.demo.history import seed_history
 from tracker.demo.startup import DEMO_JURISDICTION
 from tracker.organisations.models import Role, User
 from tracker.organisations.passwords import one_time_password, set_password
@@ -75,6 +77,8 @@ def seed_demo(database: Database, *, organisation_name: str, sandbox_base_url: s
             principal = Principal(
                 user_id=caseworker.id, organisation_id=organisation.id, role=Role.CASEWORKER
             )
+            # Past weeks first (the clock set back), then today's cases at today's time.
+            seed_history(session=session, principal=principal, sandbox_base_url=sandbox_base_url)
             for label, authority, slugs in DEMO_CASES:
                 case = create_case(
                     session=session,

@@ -31,6 +31,7 @@ from tracker.filings.models import (
     FilingStatus,
 )
 from tracker.filings.opening import LADDER, PARALLEL, step_of
+from tracker.metrics import count_filing
 from tracker.organisations.models import Organisation
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import ParallelTrack, Rung
@@ -38,6 +39,7 @@ from tracker.policies.service import as_policy
 from tracker.reports.lifecycle import FILING_PENDING, ReportState
 from tracker.reports.models import Report
 from tracker.reports.transitions import move
+from tracker.scorecards.outcomes import on_filed, on_rejected, reason_of
 from tracker.settings import get_settings
 
 WORKER = "worker"
@@ -163,6 +165,12 @@ def _attempt(
             error=error[:500] if error else None,
         )
     )
+    count_filing(
+        session=session,
+        organisation_id=claim.organisation_id,
+        adapter=claim.adapter,
+        outcome=outcome,
+    )
 
 
 def record_receipt(*, session: Session, claim: ClaimedFiling, receipt: FilingReceipt) -> None:
@@ -240,6 +248,15 @@ def mark_submitted(
             warn_at=submitted_at + rung.deadline * settings.deadline_warning_fraction,
             parallel_due_at=_parallel_due(session, report, submitted_at),
         )
+        on_filed(
+            session=session,
+            report=report,
+            channel=filing.channel_kind,
+            rung=filing.rung_target,
+            rung_index=filing.rung_index,
+            legal_basis=rung.legal_basis,
+            submitted_at=submitted_at,
+        )
 
 
 def _parallel_due(session: Session, report: Report, submitted_at: datetime) -> datetime | None:
@@ -300,6 +317,9 @@ def record_error(*, session: Session, claim: ClaimedFiling, error: AdapterError)
     session.add(filing)
     if filing.track != LADDER:
         return None  # a refused parallel filing does not move the report's ladder
+    refused = session.get(Report, filing.report_id)
+    if refused is not None:
+        on_rejected(session=session, report=refused, reason=reason_of(None, refused=True))
     return f"{filing.adapter} refused the filing: {error.message}"
 
 
@@ -351,6 +371,7 @@ def record_poll(
         session.add(filing)
         if filing.track != LADDER:
             return None  # a refused parallel filing does not move the report's ladder
+        on_rejected(session=session, report=report, reason=reason_of(detail))
         return f"{filing.adapter} rejected the report" + (f": {detail}" if detail else "")
     session.add(filing)
     return None

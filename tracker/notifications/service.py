@@ -14,6 +14,7 @@ from tracker.alerts.service import raise_alert, resolve_alerts
 from tracker.cases.models import Case
 from tracker.db import utcnow
 from tracker.jobs import JobKind, enqueue_after_commit
+from tracker.metrics import DeliveryOutcome, count_delivery
 from tracker.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -183,6 +184,20 @@ def record_delivery(
             numbers={"count": delivery.attempt_count},
         )
     session.add(delivery)
+    count_delivery(
+        session=session,
+        organisation_id=notification.organisation_id,
+        channel=delivery.channel,
+        outcome=DELIVERY_OUTCOMES.get(delivery.status, "other"),
+    )
+
+
+#: What an attempt came to, by the delivery's status after it.
+DELIVERY_OUTCOMES = {
+    DeliveryStatus.DELIVERED: DeliveryOutcome.DELIVERED,
+    DeliveryStatus.PENDING: DeliveryOutcome.RETRYING,
+    DeliveryStatus.FAILED: DeliveryOutcome.FAILED,
+}
 
 
 def list_notifications(

@@ -1,8 +1,7 @@
 """Reports: listing, reading with the full timeline, re-check requests, the summary (intake of
 URLs is ``tracker.reports.intake``)."""
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -16,15 +15,11 @@ from tracker.notifications.models import Notification, NotificationDelivery
 from tracker.organisations.service import Principal
 from tracker.policies.models import PolicyVersion
 from tracker.policies.service import as_policy
+from tracker.reports.filters import ReportFilter, report_filter
 from tracker.reports.lifecycle import ON_THE_CLOCK, ReportState
 from tracker.reports.listing import newest_reports
 from tracker.reports.models import Report, ReportTransition
-from tracker.reports.rollups import (
-    count_reports,
-    not_overdue_condition,
-    overdue_condition,
-    summary_counts,
-)
+from tracker.reports.rollups import summary_counts
 
 
 def _own_cases(principal: Principal):  # type: ignore[no-untyped-def]
@@ -46,16 +41,47 @@ def case_scope(*, session: Session, principal: Principal, case_id: int | None) -
     """The cases a listing of ``principal`` covers: None for the whole organisation, else the
     ids, all of the organisation (a caseworker's own cases; ``case_id`` alone if the caller may
     see it; none at all if not)."""
-    if principal.sees_all_cases and case_id is None:
-        return None
-    cases = (
-        select(col(Case.id)).where(Case.organisation_id == principal.organisation_id)
-        if principal.sees_all_cases
-        else _own_cases(principal)
-    )
+    if principal.sees_all_cases:
+        return organisation_scope(
+            session=session, organisation_id=principal.organisation_id, case_id=case_id
+        )
+    cases = _own_cases(principal)
     if case_id is not None:
         cases = cases.where(col(Case.id) == case_id)
     return list(session.exec(cases).all())
+
+
+def organisation_scope(
+    *, session: Session, organisation_id: int, case_id: int | None
+) -> list[int] | None:
+    """The cases a listing of the whole organisation covers: None for all of them, else
+    ``case_id`` alone if it is the organisation's (none at all if not)."""
+    if case_id is None:
+        return None
+    cases = select(col(Case.id)).where(
+        Case.organisation_id == organisation_id, col(Case.id) == case_id
+    )
+    return [found for found in session.exec(cases).all() if found is not None]
+
+
+def listing_filter(
+    *,
+    session: Session,
+    principal: Principal,
+    case_id: int | None,
+    state: ReportState | None,
+    platform: str | None,
+    overdue: bool | None,
+) -> ReportFilter:
+    """What a listing of ``principal``'s with these filters selects, decided now."""
+    return report_filter(
+        organisation_id=principal.organisation_id,
+        case_ids=case_scope(session=session, principal=principal, case_id=case_id),
+        state=state,
+        platform=platform,
+        overdue=overdue,
+        now=utcnow(),
+    )
 
 
 def list_reports(
@@ -76,44 +102,29 @@ def list_reports(
     total still counts every page. The total is read from the counts the database keeps
     (tracker/reports/rollups.py), so it costs the same at a million reports as at ten.
     """
-    if overdue is not None and state is not None and state not in ON_THE_CLOCK:
-        if overdue:
-            return [], 0  # a report off the clock is never overdue
-        overdue = None
-    scope = case_scope(session=session, principal=principal, case_id=case_id)
-    if scope == []:
-        return [], 0
-    now = utcnow()
-    conditions: list[Any] = []
-    if state is not None:
-        conditions.append(Report.state == state)
-    if platform is not None:
-        conditions.append(Report.platform == platform)
-    if overdue is True:
-        conditions.append(overdue_condition(now))
-    elif overdue is False:
-        conditions.append(not_overdue_condition(now))
-    if before_id is not None:
-        conditions.append(col(Report.id) < before_id)
-    items = newest_reports(
+    filters = listing_filter(
         session=session,
-        organisation_id=principal.organisation_id,
-        case_ids=scope,
-        conditions=conditions,
-        from_clock_index=overdue is True,
-        limit=limit,
-        offset=offset,
-    )
-    total = count_reports(
-        session=session,
-        organisation_id=principal.organisation_id,
-        now=now,
-        case_ids=scope,
+        principal=principal,
+        case_id=case_id,
         state=state,
         platform=platform,
         overdue=overdue,
     )
-    return items, total
+    if filters.matches_nothing:
+        return [], 0
+    conditions = filters.conditions
+    if before_id is not None:
+        conditions.append(col(Report.id) < before_id)
+    items = newest_reports(
+        session=session,
+        organisation_id=filters.organisation_id,
+        case_ids=filters.case_ids,
+        conditions=conditions,
+        from_clock_index=filters.from_clock_index,
+        limit=limit,
+        offset=offset,
+    )
+    return items, filters.count(session=session)
 
 
 def get_report(*, session: Session, principal: Principal, report_id: int) -> Report | None:
@@ -179,6 +190,26 @@ def policy_of(*, session: Session, report: Report) -> PolicyVersion:
     return row
 
 
+class RungTargets:
+    """Rung targets by policy version, each version read once (a page, an export)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._targets: dict[int, list[str]] = {}
+
+    def __call__(self, report: Report) -> str | None:
+        return self.target(report.policy_version_id, report.rung_index)
+
+    def target(self, policy_version_id: int, rung_index: int) -> str | None:
+        """The target of rung ``rung_index`` of the policy version (None past its last)."""
+        if policy_version_id not in self._targets:
+            row = self._session.get(PolicyVersion, policy_version_id)
+            assert row is not None
+            self._targets[policy_version_id] = [rung.target for rung in as_policy(row).rungs]
+        targets = self._targets[policy_version_id]
+        return targets[rung_index] if rung_index < len(targets) else None
+
+
 def rung_target(*, session: Session, report: Report) -> str | None:
     """The target of the report's current rung."""
     rungs = as_policy(policy_of(session=session, report=report)).rungs
@@ -210,11 +241,12 @@ DUE_SOON = timedelta(hours=6)
 
 def is_overdue(report: Report) -> bool:
     """On the clock and past the deadline."""
-    return (
-        report.state in ON_THE_CLOCK
-        and report.deadline_at is not None
-        and report.deadline_at <= utcnow()
-    )
+    return is_overdue_at(state=report.state, deadline_at=report.deadline_at, now=utcnow())
+
+
+def is_overdue_at(*, state: str, deadline_at: datetime | None, now: datetime) -> bool:
+    """On the clock and past the deadline at ``now`` (as ``overdue_condition`` selects)."""
+    return state in ON_THE_CLOCK and deadline_at is not None and deadline_at <= now
 
 
 def summary(*, session: Session, organisation_id: int) -> dict[str, object]:

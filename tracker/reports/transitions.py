@@ -9,8 +9,11 @@ from sqlmodel import Session
 
 from tracker.bulk import insert_returning
 from tracker.db import utcnow
+from tracker.metrics.record import observe_after_commit
+from tracker.metrics.series import TIME_TO_REMOVAL
 from tracker.reports.lifecycle import ON_THE_CLOCK, STALE, ReportState, ensure_allowed
 from tracker.reports.models import Report, ReportTransition
+from tracker.scorecards.outcomes import on_moved
 from tracker.settings import get_settings
 
 
@@ -32,6 +35,7 @@ def move(
     ensure_allowed(from_state, to_state)
     session.flush()
     now = utcnow()
+    deadline_before, paused_remaining_before = report.deadline_at, report.paused_remaining_seconds
     # Clocks that belong to states: a warning only while on the clock, reminders while stale.
     if to_state not in ON_THE_CLOCK:
         fields.setdefault("warn_at", None)
@@ -60,6 +64,29 @@ def move(
         )
     )
     session.flush()
+    # The scorecards' view of the report, in the same transaction (the row is locked now).
+    removal_seconds = on_moved(
+        session=session,
+        report=report,
+        from_state=from_state,
+        to_state=to_state,
+        at=now,
+        rung_index=rung_index,
+        deadline_before=deadline_before,
+        paused_remaining_before=paused_remaining_before,
+    )
+    if removal_seconds is not None:
+        observe_after_commit(
+            session,
+            [
+                (
+                    TIME_TO_REMOVAL,
+                    report.organisation_id,
+                    {"platform": report.platform},
+                    removal_seconds,
+                )
+            ],
+        )
     session.refresh(report)
 
 

@@ -1,11 +1,11 @@
 """HTTP endpoints for reports: bulk intake, listing, the full timeline, re-check requests."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlmodel import Session
 
 from platform_adapters.base import ChannelKind, Verdict
 from tracker.api.deps import (
@@ -41,6 +41,7 @@ from tracker.reports.schemas import (
     TransitionPublic,
 )
 from tracker.reports.service import (
+    RungTargets,
     is_overdue,
     list_reports,
     request_recheck,
@@ -52,20 +53,28 @@ from tracker.reports.service import (
 router = APIRouter(tags=["reports"])
 
 
-class _RungTargets:
-    """Rung targets by policy version, read once per request."""
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """The filters of a report listing, as the query string gives them (the listing and the
+    export take the same ones, validated the same way)."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._targets: dict[int, list[str]] = {}
+    case_id: int | None
+    state: ReportState | None
+    platform: str | None
+    overdue: bool | None
 
-    def __call__(self, report: Report) -> str | None:
-        if report.policy_version_id not in self._targets:
-            row = self._session.get(PolicyVersion, report.policy_version_id)
-            assert row is not None
-            self._targets[report.policy_version_id] = [rung.target for rung in as_policy(row).rungs]
-        targets = self._targets[report.policy_version_id]
-        return targets[report.rung_index] if report.rung_index < len(targets) else None
+
+def report_query(
+    case_id: IdQuery = None,
+    state: ReportState | None = None,
+    platform: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: bool | None = None,
+) -> ReportQuery:
+    """The listing filters of the request."""
+    return ReportQuery(case_id=case_id, state=state, platform=platform, overdue=overdue)
+
+
+ReportQueryDep = Annotated[ReportQuery, Depends(report_query)]
 
 
 def report_public(report: Report, rung_target: str | None) -> ReportPublic:
@@ -126,10 +135,7 @@ def add(
 def list_(
     session: SessionDep,
     principal: CaseworkerDep,
-    case_id: IdQuery = None,
-    state: ReportState | None = None,
-    platform: Annotated[str | None, Query(max_length=64)] = None,
-    overdue: bool | None = None,
+    filters: ReportQueryDep,
     limit: Limit = 50,
     offset: Offset = 0,
     before_id: BeforeId = None,
@@ -142,15 +148,15 @@ def list_(
     reports, total = list_reports(
         session=session,
         principal=principal,
-        case_id=case_id,
-        state=state,
-        platform=platform,
-        overdue=overdue,
+        case_id=filters.case_id,
+        state=filters.state,
+        platform=filters.platform,
+        overdue=filters.overdue,
         limit=limit,
         offset=offset,
         before_id=before_id,
     )
-    targets = _RungTargets(session)
+    targets = RungTargets(session)
     return Page[ReportPublic](
         items=[report_public(report, targets(report)) for report in reports],
         total=total,
@@ -170,7 +176,7 @@ def read(report_id: IdPath, session: SessionDep, principal: CaseworkerDep) -> Re
     )
     policy_row = session.get(PolicyVersion, report.policy_version_id)
     assert policy_row is not None
-    base = report_public(report, _RungTargets(session)(report))
+    base = report_public(report, RungTargets(session)(report))
     policy = as_policy(policy_row)
     return ReportDetail(
         **base.model_dump(),
@@ -235,7 +241,7 @@ def pause_(
     more information). Re-checks go on; the time left is given back on resume."""
     report = pause(session=session, principal=principal, report_id=report_id, reason=data.reason)
     session.commit()
-    return report_public(report, _RungTargets(session)(report))
+    return report_public(report, RungTargets(session)(report))
 
 
 @router.post("/reports/{report_id}/resume", response_model=ReportPublic)
@@ -243,7 +249,7 @@ def resume_(report_id: IdPath, session: SessionDep, principal: CaseworkerDep) ->
     """Restart the clock: the deadline moves on by the time it was paused."""
     report = resume(session=session, principal=principal, report_id=report_id)
     session.commit()
-    return report_public(report, _RungTargets(session)(report))
+    return report_public(report, RungTargets(session)(report))
 
 
 @router.get("/summary", tags=["dashboards"], response_model=Summary)

@@ -21,6 +21,7 @@ PAGES = (
     "hash_bank",
     "hash_bank_forms",
     "audit",
+    "dashboard",
     "exports",
     "status_links",
     "withdrawal",

@@ -1,0 +1,1 @@
+"""Scorecards: how platforms answer takedown requests, from rollups kept as reports move."""

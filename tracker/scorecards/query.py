@@ -1,0 +1,373 @@
+"""Reading scorecards and trends from the cells (plus the deltas not folded yet).
+
+A scorecard over days ``from``..``to`` reads the month cells of the whole months inside the
+range and the day cells of the days around them; a trend reads the cells of its own period.
+Either way the unfolded deltas of those days are added in the same statement, so figures are
+exact at the read's snapshot, and the work grows with the number of cells, never with the
+number of reports.
+"""
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select as columns_of  # (typed for any columns)
+from sqlmodel import Session, col
+
+from tracker.errors import Invalid
+from tracker.scorecards.buckets import percentile
+from tracker.scorecards.models import (
+    COUNTERS,
+    Grain,
+    RejectionReason,
+    ScorecardCell,
+    ScorecardDelta,
+)
+from tracker.scorecards.rollup import HISTOGRAM_LENGTH, PACKED, unpack
+from tracker.scorecards.schemas import (
+    Dimension,
+    Period,
+    Scorecard,
+    ScorecardFigures,
+    ScorecardRow,
+    Trend,
+    TrendPoint,
+)
+
+HISTOGRAM_BYTES = HISTOGRAM_LENGTH * PACKED.itemsize
+#: The longest range a scorecard or trend reads, per period (a day trend is for charts).
+LONGEST = {None: 366 * 5, Period.DAY: 366, Period.WEEK: 366 * 5, Period.MONTH: 366 * 10}
+_DIMENSIONS = tuple(Dimension)
+_DELTA_PERIOD = {Period.DAY: "day", Period.WEEK: "week_start", Period.MONTH: "month_start"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Keep only the reports whose latest filing has these (None: any)."""
+
+    platform: str | None = None
+    channel: str | None = None
+    legal_basis: str | None = None
+    rung: str | None = None
+
+    def conditions(self, table: Any) -> list[Any]:
+        return [
+            getattr(table, name) == value
+            for name, value in self.__dict__.items()
+            if value is not None
+        ]
+
+
+@dataclass
+class Sums:
+    """The counters, the histogram of times to removal and the escalations by rung of a set
+    of cells, added up."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    buckets: Any = field(default_factory=lambda: unpack(None))
+    escalated_to: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: "Sums") -> None:
+        for name, value in other.counts.items():
+            self.counts[name] += value
+        self.buckets = self.buckets + other.buckets
+        for rung, count in other.escalated_to.items():
+            self.escalated_to[rung] = self.escalated_to.get(rung, 0) + count
+
+    def figures(self) -> dict[str, Any]:
+        counts = self.counts
+        filed, removed = counts["filed"], counts["removed"]
+        histogram = {bucket: int(n) for bucket, n in enumerate(self.buckets.tolist()) if n}
+        by_reason = {reason: counts[f"rejected_{reason}"] for reason in RejectionReason}
+        rejected = sum(by_reason.values())
+        waiting = counts["waiting_manual_seconds"] + counts["paused_seconds"]
+        return {
+            "filed": filed,
+            "removed": removed,
+            "removal_rate": _rate(removed, filed),
+            "median_seconds_to_removal": percentile(histogram, 0.5),
+            "p90_seconds_to_removal": percentile(histogram, 0.9),
+            "removed_within_deadline": counts["removed_in_time"],
+            "within_deadline_rate": _rate(counts["removed_in_time"], filed),
+            "rejected": rejected,
+            "rejection_rate": _rate(rejected, filed),
+            "rejections_by_reason": {reason: n for reason, n in by_reason.items() if n},
+            "escalated": counts["escalated"],
+            "escalation_rate": _rate(counts["escalated"], filed),
+            "escalated_to": {rung: n for rung, n in sorted(self.escalated_to.items()) if n},
+            "reappeared": counts["reappeared"],
+            "reappearance_rate": _rate(counts["reappeared"], removed),
+            "waiting_manual_seconds": counts["waiting_manual_seconds"],
+            "paused_seconds": counts["paused_seconds"],
+            "mean_seconds_waiting_on_people": round(waiting / filed, 1) if filed else None,
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def period_start(day: date, period: Period) -> date:
+    """The first day of the day, ISO week or month ``day`` is in."""
+    if period is Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    if period is Period.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def period_end(day: date, period: Period) -> date:
+    """The last day of the period ``day`` is in."""
+    if period is Period.WEEK:
+        return period_start(day, period) + timedelta(days=6)
+    if period is Period.MONTH:
+        return _month_end(day)
+    return day
+
+
+def check_range(date_from: date, date_to: date, period: Period | None) -> None:
+    """A range the scorecards answer: ``from`` not after ``to``, and not too long."""
+    if date_from > date_to:
+        raise Invalid.one(("query", "from"), "from must not be after to", "value_error.range")
+    if (date_to - date_from).days + 1 > LONGEST[period]:
+        raise Invalid.one(
+            ("query", "to"),
+            f"a range of at most {LONGEST[period]} days" + (f" by {period}" if period else ""),
+            "value_error.range",
+        )
+
+
+def _cells(organisation_id: int, grain: Grain, first: date, last: date, filters: Filters) -> Any:
+    """The cells of one grain whose period starts from ``first`` to ``last``."""
+    table = ScorecardCell
+    return columns_of(
+        col(table.period_start),
+        *(col(getattr(table, name)) for name in _DIMENSIONS),
+        *(col(getattr(table, name)) for name in COUNTERS),
+        col(table.removal_counts),
+    ).where(
+        col(table.organisation_id) == organisation_id,
+        col(table.grain) == grain,
+        col(table.period_start) >= first,
+        col(table.period_start) <= last,
+        *filters.conditions(table),
+    )
+
+
+def _deltas(
+    organisation_id: int, period_column: str, first: date, last: date, filters: Filters
+) -> Any:
+    """The deltas not folded yet of the cohort days ``first`` to ``last``, with the period
+    (``period_column``) each counts in."""
+    table = ScorecardDelta
+    return columns_of(
+        col(getattr(table, period_column)),
+        *(col(getattr(table, name)) for name in _DIMENSIONS),
+        *(col(getattr(table, name)) for name in COUNTERS),
+        col(table.removal_bucket),
+    ).where(
+        col(table.organisation_id) == organisation_id,
+        col(table.day) >= first,
+        col(table.day) <= last,
+        *filters.conditions(table),
+    )
+
+
+class _Gathered:
+    """What the rows of one group hold, gathered to be added up at once (column sums in C,
+    histograms as one array sum) rather than row by row."""
+
+    __slots__ = ("escalated_to", "loose", "packed", "values")
+
+    def __init__(self) -> None:
+        self.values: list[Sequence[int]] = []
+        self.packed: list[bytes] = []
+        self.loose: dict[int, int] = {}  # the deltas' times to removal
+        self.escalated_to: dict[str, int] = {}
+
+    def sums(self) -> Sums:
+        totals = [int(sum(column)) for column in zip(*self.values, strict=True)]
+        found = Sums(counts=dict(zip(COUNTERS, totals or [0] * len(COUNTERS), strict=True)))
+        whole = [packed for packed in self.packed if len(packed) == HISTOGRAM_BYTES]
+        if whole:
+            found.buckets = (
+                np.frombuffer(b"".join(whole), dtype=PACKED)
+                .reshape(len(whole), HISTOGRAM_LENGTH)
+                .sum(axis=0, dtype=np.int64)
+            )
+        for bucket, count in self.loose.items():
+            found.buckets[bucket] += count
+        found.escalated_to = {rung: n for rung, n in self.escalated_to.items() if n}
+        return found
+
+
+def _group(
+    session: Session,
+    cells: Sequence[Any],
+    deltas: Any,
+    group_by: Sequence[Dimension],
+    *,
+    by_period: bool,
+) -> tuple[dict[tuple[Any, ...], Sums], Sums]:
+    """The cells and deltas read, added up per (period, *breakdown) and in all."""
+    gathered: dict[tuple[Any, ...], _Gathered] = {}
+    width = len(_DIMENSIONS)
+    rung = 1 + _DIMENSIONS.index(Dimension.RUNG)
+    wanted = [1 + _DIMENSIONS.index(dimension) for dimension in group_by]
+    first, last = 1 + width, 1 + width + len(COUNTERS)
+    removed = first + COUNTERS.index("removed")
+    escalated = first + COUNTERS.index("escalated")
+
+    def entry(row: Any) -> _Gathered:
+        key = ((row[0],) if by_period else ()) + tuple(row[i] for i in wanted)
+        found = gathered.get(key)
+        if found is None:
+            found = gathered[key] = _Gathered()
+        found.values.append(row[first:last])
+        if row[escalated]:
+            found.escalated_to[row[rung]] = found.escalated_to.get(row[rung], 0) + row[escalated]
+        return found
+
+    for query in cells:
+        for row in session.execute(query):
+            entry(row).packed.append(row[-1])
+    for row in session.execute(deltas):
+        bucket, count = int(row[-1]), int(row[removed])
+        if bucket >= 0 and count:
+            loose = entry(row).loose
+            loose[bucket] = loose.get(bucket, 0) + count
+        else:
+            entry(row)
+    groups = {key: found.sums() for key, found in gathered.items()}
+    total = Sums()
+    for sums in groups.values():
+        total.merge(sums)
+    return groups, total
+
+
+def _cover(first: date, last: date) -> list[tuple[Grain, date, date]]:
+    """The fewest cells that cover the days ``first`` to ``last``: whole months, then whole
+    ISO weeks, then days."""
+    parts: list[tuple[Grain, date, date]] = []
+    month = first if first.day == 1 else _month_end(first) + timedelta(days=1)
+    month_end = last if last == _month_end(last) else last.replace(day=1) - timedelta(days=1)
+    if month <= month_end:
+        parts.append((Grain.MONTH, month, month_end.replace(day=1)))
+        edges = [(first, month - timedelta(days=1)), (month_end + timedelta(days=1), last)]
+    else:
+        edges = [(first, last)]
+    for start, end in edges:
+        if start > end:
+            continue
+        week = start + timedelta(days=(7 - start.weekday()) % 7)
+        week_end = end - timedelta(days=(end.weekday() + 1) % 7)
+        if week + timedelta(days=6) <= week_end:
+            parts.append((Grain.WEEK, week, week_end - timedelta(days=6)))
+            days = [(start, week - timedelta(days=1)), (week_end + timedelta(days=1), end)]
+        else:
+            days = [(start, end)]
+        parts.extend((Grain.DAY, a, b) for a, b in days if a <= b)
+    return parts
+
+
+def scorecard(
+    *,
+    session: Session,
+    organisation_id: int,
+    date_from: date,
+    date_to: date,
+    group_by: Sequence[Dimension] = (),
+    filters: Filters | None = None,
+) -> Scorecard:
+    """The figures of the reports first filed from ``date_from`` to ``date_to`` (UTC days,
+    both included), broken down by ``group_by``."""
+    check_range(date_from, date_to, None)
+    filters = filters or Filters()
+    group_by = list(dict.fromkeys(group_by))
+    # Whole months, weeks and days that cover the range; every unfolded delta of its days.
+    cells = [
+        _cells(organisation_id, grain, start, end, filters)
+        for grain, start, end in _cover(date_from, date_to)
+    ]
+    deltas = _deltas(organisation_id, "day", date_from, date_to, filters)
+    groups, total = _group(session, cells, deltas, group_by, by_period=False)
+    rows = [
+        ScorecardRow(**dict(zip(group_by, key, strict=True)), **sums.figures())
+        for key, sums in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
+    ]
+    return Scorecard(  # type: ignore[call-arg]  # populated by name
+        from_=date_from,
+        to=date_to,
+        group_by=group_by,
+        rows=rows,
+        total=ScorecardFigures(**total.figures()),
+    )
+
+
+def trend(
+    *,
+    session: Session,
+    organisation_id: int,
+    period: Period,
+    date_from: date,
+    date_to: date,
+    group_by: Sequence[Dimension] = (),
+    filters: Filters | None = None,
+) -> Trend:
+    """The same figures per day, ISO week or month; the range is widened to whole periods.
+    Every period of the range has a point (zeros where nothing was filed) unless broken down,
+    where only cells with reports appear."""
+    check_range(date_from, date_to, period)
+    filters = filters or Filters()
+    group_by = list(dict.fromkeys(group_by))
+    first, last = period_start(date_from, period), period_end(date_to, period)
+    groups, _ = _group(
+        session,
+        [_cells(organisation_id, Grain(period.value), first, last, filters)],
+        _deltas(organisation_id, _DELTA_PERIOD[period], first, last, filters),
+        group_by,
+        by_period=True,
+    )
+    if not group_by:
+        start = first
+        while start <= last:
+            groups.setdefault((start,), Sums())
+            start = period_end(start, period) + timedelta(days=1)
+    points = [
+        TrendPoint(
+            period_start=key[0],
+            **dict(zip(group_by, key[1:], strict=True)),
+            **sums.figures(),
+        )
+        for key, sums in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0]))
+    ]
+    return Trend(  # type: ignore[call-arg]  # populated by name
+        period=period, from_=first, to=last, group_by=group_by, points=points
+    )
+
+
+def monthly_sums(
+    *,
+    session: Session,
+    organisation_id: int,
+    first: date,
+    last: date,
+    group_by: Sequence[Dimension],
+) -> dict[tuple[Any, ...], "Sums"]:
+    """The sums per (month start, *breakdown) of the months from ``first`` to ``last``."""
+    first, last = period_start(first, Period.MONTH), period_end(last, Period.MONTH)
+    groups, _ = _group(
+        session,
+        [_cells(organisation_id, Grain.MONTH, first, last, Filters())],
+        _deltas(organisation_id, "month_start", first, last, Filters()),
+        group_by,
+        by_period=True,
+    )
+    return groups
