@@ -102,6 +102,16 @@ def test_the_report_of_the_driven_reports_shows_no_small_count(client, people, d
             for value in [*row["values"], row["total"]]:
                 assert value is None or value == 0 or value >= 3
     assert report["removal_rate"] == {}  # x's 2 removals are under the threshold
+    assert report["median_seconds_to_removal"] == {}
+    lower = client.get(
+        "/api/v1/scorecards/transparency",
+        params={"year": 2027, "threshold": 2},
+        headers=people.auth("dashboard"),
+    ).json()
+    # At 2, Facebook has a row of its own, and both platforms' medians and rates are shown.
+    assert [row["platform"] for row in lower["tables"][0]["rows"]] == ["facebook", "x"]
+    assert lower["median_seconds_to_removal"] == {"facebook": 3 * 3600, "x": 26 * 3600}
+    assert lower["removal_rate"] == {"facebook": 1.0, "x": 0.4}
     csv_answer = client.get(
         "/api/v1/scorecards/transparency",
         params={"year": 2027, "threshold": 3, "format": "csv"},

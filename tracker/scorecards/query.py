@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
+from sqlalchemy import func, literal, literal_column, union_all
 from sqlalchemy import select as columns_of  # (typed for any columns)
 from sqlmodel import Session, col
 
@@ -26,7 +26,7 @@ from tracker.scorecards.models import (
     ScorecardCell,
     ScorecardDelta,
 )
-from tracker.scorecards.rollup import HISTOGRAM_LENGTH, PACKED, unpack
+from tracker.scorecards.rollup import unpack
 from tracker.scorecards.schemas import (
     Dimension,
     Period,
@@ -37,7 +37,6 @@ from tracker.scorecards.schemas import (
     TrendPoint,
 )
 
-HISTOGRAM_BYTES = HISTOGRAM_LENGTH * PACKED.itemsize
 #: The longest range a scorecard or trend reads, per period (a day trend is for charts).
 LONGEST = {None: 366 * 5, Period.DAY: 366, Period.WEEK: 366 * 5, Period.MONTH: 366 * 10}
 _DIMENSIONS = tuple(Dimension)
@@ -67,7 +66,7 @@ class Sums:
     of cells, added up."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    buckets: Any = field(default_factory=lambda: unpack(None))
+    buckets: Any = field(default_factory=unpack)
     escalated_to: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "Sums") -> None:
@@ -77,10 +76,14 @@ class Sums:
         for rung, count in other.escalated_to.items():
             self.escalated_to[rung] = self.escalated_to.get(rung, 0) + count
 
+    def histogram(self) -> dict[int, int]:
+        """The times to removal: how many in each bucket (empty buckets left out)."""
+        return {bucket: int(n) for bucket, n in enumerate(self.buckets.tolist()) if n}
+
     def figures(self) -> dict[str, Any]:
         counts = self.counts
         filed, removed = counts["filed"], counts["removed"]
-        histogram = {bucket: int(n) for bucket, n in enumerate(self.buckets.tolist()) if n}
+        histogram = self.histogram()
         by_reason = {reason: counts[f"rejected_{reason}"] for reason in RejectionReason}
         rejected = sum(by_reason.values())
         waiting = counts["waiting_manual_seconds"] + counts["paused_seconds"]
@@ -195,17 +198,26 @@ class _Gathered:
     def sums(self) -> Sums:
         totals = [int(sum(column)) for column in zip(*self.values, strict=True)]
         found = Sums(counts=dict(zip(COUNTERS, totals or [0] * len(COUNTERS), strict=True)))
-        whole = [packed for packed in self.packed if len(packed) == HISTOGRAM_BYTES]
-        if whole:
-            found.buckets = (
-                np.frombuffer(b"".join(whole), dtype=PACKED)
-                .reshape(len(whole), HISTOGRAM_LENGTH)
-                .sum(axis=0, dtype=np.int64)
-            )
+        found.buckets = unpack(*self.packed)
         for bucket, count in self.loose.items():
             found.buckets[bucket] += count
         found.escalated_to = {rung: n for rung, n in self.escalated_to.items() if n}
         return found
+
+
+def _joined(column: Any, dialect: str) -> Any:
+    """The aggregate joining the packed histograms of a group end to end (their records are
+    whole, so the join is the records of them all): bytes on PostgreSQL, hexadecimal text on
+    SQLite (whose text functions would stop at a zero byte)."""
+    if dialect == "postgresql":
+        return func.string_agg(column, literal_column("''::bytea"))
+    return func.group_concat(func.hex(column), literal(""))
+
+
+def _unjoined(value: Any) -> bytes:
+    if value is None:
+        return b""
+    return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
 
 
 def _group(
@@ -225,26 +237,41 @@ def _group(
     removed = first + COUNTERS.index("removed")
     escalated = first + COUNTERS.index("escalated")
 
-    def entry(row: Any) -> _Gathered:
-        key = ((row[0],) if by_period else ()) + tuple(row[i] for i in wanted)
+    def entry(key: tuple[Any, ...], rung_name: str, values: Sequence[int]) -> _Gathered:
         found = gathered.get(key)
         if found is None:
             found = gathered[key] = _Gathered()
-        found.values.append(row[first:last])
-        if row[escalated]:
-            found.escalated_to[row[rung]] = found.escalated_to.get(row[rung], 0) + row[escalated]
+        found.values.append(values)
+        count = values[escalated - first]
+        if count:
+            found.escalated_to[rung_name] = found.escalated_to.get(rung_name, 0) + count
         return found
 
-    for query in cells:
-        for row in session.execute(query):
-            entry(row).packed.append(row[-1])
+    # The cells, added up by the database per period, breakdown and rung (the rung names the
+    # escalations), their histograms joined end to end.
+    if cells:
+        rows = union_all(*cells).subquery("scorecard_cells_read")
+        period = rows.c.period_start if by_period else literal(None)
+        keys = [rows.c[str(dimension)] for dimension in group_by]
+        grouping = ([period] if by_period else []) + [*keys, rows.c.rung]
+        read = columns_of(
+            period,
+            *keys,
+            rows.c.rung,
+            *(func.sum(rows.c[name]) for name in COUNTERS),
+            _joined(rows.c.removal_counts, session.get_bind().dialect.name),
+        ).group_by(*grouping)
+        size = len(keys)
+        for row in session.execute(read):
+            key = ((row[0],) if by_period else ()) + tuple(row[1 : 1 + size])
+            found = entry(key, row[1 + size], row[2 + size : 2 + size + len(COUNTERS)])
+            found.packed.append(_unjoined(row[-1]))
     for row in session.execute(deltas):
+        key = ((row[0],) if by_period else ()) + tuple(row[i] for i in wanted)
+        found = entry(key, row[rung], row[first:last])
         bucket, count = int(row[-1]), int(row[removed])
         if bucket >= 0 and count:
-            loose = entry(row).loose
-            loose[bucket] = loose.get(bucket, 0) + count
-        else:
-            entry(row)
+            found.loose[bucket] = found.loose.get(bucket, 0) + count
     groups = {key: found.sums() for key, found in gathered.items()}
     total = Sums()
     for sums in groups.values():

@@ -35,22 +35,27 @@ _UPDATE = (
 )
 
 CellKey = tuple[Any, ...]  # (organisation_id, grain, period_start, *DIMENSIONS)
-#: One count per bucket, 0 .. OVERFLOW, as stored: little-endian 32-bit.
+#: Buckets 0 .. OVERFLOW. A cell stores the buckets that are not empty, each as a record of
+#: its number and its count (little-endian 16 and 32 bits): a day's cell holds a few.
 HISTOGRAM_LENGTH = OVERFLOW + 1
-PACKED = np.dtype("<i4")
+PACKED = np.dtype([("bucket", "<u2"), ("count", "<i4")])
 
 
-def unpack(stored: bytes | None) -> "np.ndarray[Any, np.dtype[np.int64]]":
-    """A cell's histogram as an array of counts, one per bucket."""
+def unpack(*stored: bytes | None) -> "np.ndarray[Any, np.dtype[np.int64]]":
+    """The histograms of cells added up, as an array of counts, one per bucket."""
+    records = np.frombuffer(b"".join(part for part in stored if part), dtype=PACKED)
     counts = np.zeros(HISTOGRAM_LENGTH, dtype=np.int64)
-    if stored:
-        counts += np.frombuffer(stored, dtype=PACKED)
+    np.add.at(counts, records["bucket"].astype(np.intp), records["count"])
     return counts
 
 
 def pack(counts: "np.ndarray[Any, np.dtype[np.int64]]") -> bytes:
-    """A histogram as a cell stores it."""
-    return np.asarray(counts, dtype=PACKED).tobytes()
+    """A histogram as a cell stores it: its buckets that are not empty."""
+    buckets = np.flatnonzero(counts)
+    records = np.empty(len(buckets), dtype=PACKED)
+    records["bucket"] = buckets
+    records["count"] = counts[buckets]
+    return records.tobytes()
 
 
 def periods(day: date) -> Iterator[tuple[Grain, date]]:
@@ -81,7 +86,7 @@ class CellSums:
             key = (organisation_id, str(grain), start, *dimensions)
             found = self.cells.get(key)
             if found is None:
-                found = self.cells[key] = ([0] * len(COUNTERS), unpack(None))
+                found = self.cells[key] = ([0] * len(COUNTERS), unpack())
             sums, histogram = found
             for index, value in enumerate(values):
                 sums[index] += value

@@ -204,7 +204,7 @@ def transparency_report(
         platform: median
         for platform, sums in per_platform.items()
         if sums.counts["removed"] >= threshold
-        and (median := percentile(sums.buckets, 0.5)) is not None
+        and (median := percentile(sums.histogram(), 0.5)) is not None
     }
     rates = {
         row.platform: round(removed.total / row.total, 4)
