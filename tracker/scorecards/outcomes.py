@@ -8,11 +8,12 @@ takes the outcome's contribution to the cells before and after and appends the d
 """
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session
 
 from tracker.policies.models import PolicyVersion
 from tracker.policies.schema import Rung
@@ -28,6 +29,38 @@ from tracker.scorecards.models import (
 )
 
 S = ReportState
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A report's outcome in memory: the columns of ``report_outcomes``, read and written as
+    a plain row (this runs on every move that matters, inside batches of hundreds)."""
+
+    report_id: int
+    organisation_id: int
+    platform: str
+    channel: str = ""
+    legal_basis: str = ""
+    rung: str = ""
+    first_filed_at: datetime | None = None
+    removed_at: datetime | None = None
+    removal_bucket: int = -1
+    removed_in_time: bool = False
+    rejected_reason: str | None = None
+    reappeared: bool = False
+    escalated: bool = False
+    waiting_manual_seconds: int = 0
+    paused_seconds: int = 0
+    waiting_since: datetime | None = None
+    waiting_state: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The row to store."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+#: The columns of an outcome, in the table's order.
+COLUMNS = tuple(column.name for column in ReportOutcome.__table__.columns)  # type: ignore[attr-defined]
 #: States in which a report waits on people: a packet to submit by hand, a stopped clock.
 WAITING = {S.AWAITING_MANUAL: "waiting_manual_seconds", S.PAUSED: "paused_seconds"}
 
@@ -57,7 +90,7 @@ def reason_of(detail: str | None, *, refused: bool = False) -> RejectionReason:
     return RejectionReason.OTHER
 
 
-def contribution(outcome: ReportOutcome) -> Contribution | None:
+def contribution(outcome: Outcome) -> Contribution | None:
     """What one outcome adds to the cells: its cell and its counts (None before it is filed)."""
     if outcome.first_filed_at is None:
         return None
@@ -100,26 +133,40 @@ def delta_row(key: Key, counts: dict[str, int], sign: int) -> dict[str, Any]:
     }
 
 
-def _load(session: Session, report: Report, *, create: bool) -> ReportOutcome | None:
-    """The report's outcome, its row locked for the rest of the transaction (PostgreSQL)."""
-    outcome = session.exec(
-        select(ReportOutcome)
-        .where(ReportOutcome.report_id == report.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+_outcomes = ReportOutcome.__table__  # type: ignore[attr-defined]
+_deltas = ScorecardDelta.__table__  # type: ignore[attr-defined]
+_UPDATE = (
+    update(_outcomes)
+    .where(_outcomes.c.report_id == bindparam("new_report_id"))
+    .values({name: bindparam(f"new_{name}") for name in COLUMNS if name != "report_id"})
+)
+
+
+def _load(session: Session, report: Report, *, create: bool) -> tuple[Outcome | None, bool]:
+    """The report's outcome, its row locked for the rest of the transaction (PostgreSQL), and
+    whether it is stored yet."""
+    row = session.execute(
+        select(_outcomes).where(_outcomes.c.report_id == report.id).with_for_update()
     ).first()
-    if outcome is None and create:
-        assert report.id is not None
-        outcome = ReportOutcome(
-            report_id=report.id, organisation_id=report.organisation_id, platform=report.platform
-        )
-    return outcome
+    if row is not None:
+        return Outcome(**row._mapping), True
+    if not create:
+        return None, False
+    assert report.id is not None
+    fresh = Outcome(
+        report_id=report.id, organisation_id=report.organisation_id, platform=report.platform
+    )
+    return fresh, False
 
 
-def _save(session: Session, outcome: ReportOutcome, before: Contribution | None) -> None:
+def _save(session: Session, outcome: Outcome, before: Contribution | None, *, stored: bool) -> None:
     """Store the outcome and append the change of its contribution."""
+    values = outcome.values()
+    if stored:
+        session.execute(_UPDATE, {f"new_{name}": value for name, value in values.items()})
+    else:
+        session.execute(insert(_outcomes), values)
     after = contribution(outcome)
-    session.add(outcome)
     if after == before:
         return
     rows = []
@@ -127,8 +174,7 @@ def _save(session: Session, outcome: ReportOutcome, before: Contribution | None)
         rows.append(delta_row(*before, sign=-1))
     if after is not None:
         rows.append(delta_row(*after, sign=1))
-    session.flush()
-    session.execute(insert(ScorecardDelta), rows)
+    session.execute(insert(_deltas), rows)
 
 
 def _rung(session: Session, policy_version_id: int, index: int) -> Rung | None:
@@ -138,7 +184,7 @@ def _rung(session: Session, policy_version_id: int, index: int) -> Rung | None:
     return rungs[index] if 0 <= index < len(rungs) else None
 
 
-def _end_wait(outcome: ReportOutcome, now: datetime) -> None:
+def _end_wait(outcome: Outcome, now: datetime) -> None:
     """A wait on people is over: its time joins its kind's total."""
     if outcome.waiting_since is None or outcome.waiting_state is None:
         return
@@ -160,7 +206,7 @@ def concerns(from_state: S, to_state: S) -> bool:
 
 
 def apply_move(
-    outcome: ReportOutcome,
+    outcome: Outcome,
     *,
     from_state: S,
     to_state: S,
@@ -192,7 +238,7 @@ def apply_move(
 
 
 def apply_filing(
-    outcome: ReportOutcome,
+    outcome: Outcome,
     *,
     platform: str,
     channel: str,
@@ -226,7 +272,7 @@ def on_moved(
     report's first removal since its first filing (for the metrics)."""
     if not concerns(from_state, to_state):
         return None
-    outcome = _load(session, report, create=to_state in WAITING)
+    outcome, stored = _load(session, report, create=to_state in WAITING)
     if outcome is None:
         return None  # never filed nor waiting: nothing to count yet
     before = contribution(outcome)
@@ -244,7 +290,7 @@ def on_moved(
         rung = _rung(session, report.policy_version_id, rung_index)
         if rung is not None:
             outcome.rung, outcome.legal_basis = rung.target, rung.legal_basis[:255]
-    _save(session, outcome, before)
+    _save(session, outcome, before, stored=stored)
     return removal_seconds
 
 
@@ -260,7 +306,7 @@ def on_filed(
 ) -> None:
     """A ladder filing reached its recipient: the first one makes the report's cohort; each
     one says where the report stands (channel, rung, legal basis)."""
-    outcome = _load(session, report, create=True)
+    outcome, stored = _load(session, report, create=True)
     assert outcome is not None
     before = contribution(outcome)
     apply_filing(
@@ -272,14 +318,14 @@ def on_filed(
         legal_basis=legal_basis,
         submitted_at=submitted_at,
     )
-    _save(session, outcome, before)
+    _save(session, outcome, before, stored=stored)
 
 
 def on_rejected(*, session: Session, report: Report, reason: RejectionReason) -> None:
     """A ladder filing of the report was turned down (the latest reason is the one counted)."""
-    outcome = _load(session, report, create=False)
+    outcome, stored = _load(session, report, create=False)
     if outcome is None:
         return
     before = contribution(outcome)
     outcome.rejected_reason = reason
-    _save(session, outcome, before)
+    _save(session, outcome, before, stored=stored)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, text
 from tracker.policies.schema import Policy
 from tracker.reports.lifecycle import ReportState
 from tracker.scorecards.models import ReportOutcome
-from tracker.scorecards.outcomes import apply_filing, apply_move, reason_of
+from tracker.scorecards.outcomes import Outcome, apply_filing, apply_move, reason_of
 from tracker.scorecards.rollup import recount_scorecards
 
 #: Reports replayed per round trip.
@@ -91,9 +91,9 @@ def replay_outcomes(connection: Connection) -> int:
                 report_id, organisation_id, platform, policy_version_id, events[report_id], bases
             )
             if outcome is not None:
-                rows.append(outcome.model_dump())
+                rows.append(outcome.values())
         if rows:
-            connection.execute(insert(ReportOutcome), rows)
+            connection.execute(insert(ReportOutcome.__table__), rows)  # type: ignore[attr-defined]
             written += len(rows)
     recount_scorecards(connection)
     return written
@@ -106,8 +106,8 @@ def _replay_one(
     policy_version_id: int,
     events: list[tuple[datetime, int, str, Any]],
     bases: dict[tuple[int, int], tuple[str, str]],
-) -> ReportOutcome | None:
-    outcome = ReportOutcome(report_id=report_id, organisation_id=organisation_id, platform=platform)
+) -> Outcome | None:
+    outcome = Outcome(report_id=report_id, organisation_id=organisation_id, platform=platform)
     deadline: datetime | None = None
     touched = False
     for at, _, kind, detail in sorted(events, key=lambda event: (event[0], event[1])):

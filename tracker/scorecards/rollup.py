@@ -190,7 +190,7 @@ def recount_scorecards(connection: Connection) -> None:
 
     Writers of outcomes wait until it commits on PostgreSQL; a fold waits its turn."""
     from tracker.scorecards.models import ReportOutcome
-    from tracker.scorecards.outcomes import contribution
+    from tracker.scorecards.outcomes import Outcome, contribution
 
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE report_outcomes IN SHARE MODE"))
@@ -205,7 +205,7 @@ def recount_scorecards(connection: Connection) -> None:
         .execution_options(yield_per=10_000)  # the statement's: a migration's connection goes on
     )
     for outcome in outcomes:  # rows: the outcome's columns by name, as contribution reads them
-        found = contribution(outcome)  # type: ignore[arg-type]
+        found = contribution(Outcome(**outcome._mapping))
         if found is None:
             continue
         (organisation_id, day, *dimensions, bucket), counts = found
