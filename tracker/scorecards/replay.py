@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, text
 
 from tracker.policies.schema import Policy
@@ -31,16 +32,21 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def _legal_bases(connection: Connection) -> dict[tuple[int, int], tuple[str, str]]:
-    """(policy version, rung index) -> the rung's target and legal basis."""
+    """(policy version, rung index) -> the rung's target and legal basis. A version whose
+    document no longer reads as a policy names none (its reports count with an empty basis):
+    a migration must not stop on old data."""
     bases: dict[tuple[int, int], tuple[str, str]] = {}
     for version_id, document in connection.execute(
         text("SELECT id, document FROM policy_versions")
     ):
-        loaded = (
-            Policy.model_validate_json(document)
-            if isinstance(document, str)
-            else (Policy.model_validate(document))
-        )
+        try:
+            loaded = (
+                Policy.model_validate_json(document)
+                if isinstance(document, str)
+                else Policy.model_validate(document)
+            )
+        except ValidationError:
+            continue
         for index, rung in enumerate(loaded.rungs):
             bases[(int(version_id), index)] = (rung.target, rung.legal_basis)
     return bases

@@ -26,8 +26,9 @@ from sqlmodel import Session
 
 from tracker.reports.export import csv_cell
 from tracker.scorecards.buckets import percentile
-from tracker.scorecards.query import Sums, monthly_sums
+from tracker.scorecards.query import monthly_sums
 from tracker.scorecards.schemas import Dimension
+from tracker.scorecards.sums import Sums
 
 MEASURES = ("filed", "removed", "removed_within_deadline", "rejected", "escalated", "reappeared")
 OTHER = "other platforms"
