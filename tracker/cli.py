@@ -145,7 +145,6 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
         runner = InProcessRunner()
         install_dispatcher(runner.dispatch, runner.depth)
         scheduler = build_scheduler(db, settings, blocking=False)
-        scheduler.start()
     else:
         from workers.dispatch import celery_dispatcher, celery_queue_depth
 
@@ -175,6 +174,10 @@ def _serve(host: str | None, port: int | None, companions: Demo | None) -> None:
             f"Demo sign-in at {address}/sign-in: {demo.logins[0]} (or "
             f"{', '.join(demo.logins[1:])}), password {demo.password} (new at every demo start)"
         )
+    if scheduler is not None:
+        # Started once the demo is seeded: its history sets the tracker's clock back for a
+        # moment (tracker.demo.history), which no sweep should read.
+        scheduler.start()
     # uvicorn's default logging config would replace ours (tracker.logs) and bring its access
     # log back. That log is one switch for the whole process (each connection asks whether the
     # "uvicorn.access" logger has handlers), so it printed the simulator's requests, leaked-URL

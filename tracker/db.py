@@ -146,6 +146,9 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        # The ping opened a transaction (the driver begins one at the first statement): end it,
+        # so the session starts its own, and can still choose its isolation level.
+        dbapi_connection.rollback()
     except Exception as error:
         # The pool discards this connection and checks out a fresh one.
         raise exc.DisconnectionError() from error
