@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from tracker.cli_data import _organisation, _progress, _stop, _written_to, export_app
 from tracker.scorecards.schemas import Dimension, Period
+
+T = TypeVar("T")
 
 
 class Format(enum.StrEnum):
@@ -39,20 +42,46 @@ OutputOption = Annotated[
 OrganisationOption = Annotated[str, typer.Option(help="The organisation's name")]
 
 
-def _day(command: str, name: str, value: str | None, default: date) -> date:
+def _day(command: str, name: str, value: str | None) -> date | None:
     if value is None:
-        return default
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise _stop(command, f"--{name} must be a date, YYYY-MM-DD") from None
 
 
-def _range(command: str, date_from: str | None, date_to: str | None) -> tuple[date, date]:
+def _figures(
+    command: str,
+    organisation: str,
+    date_from: str | None,
+    date_to: str | None,
+    read: Callable[..., T],
+    **arguments: Any,
+) -> T:
+    """What ``read`` (the scorecard or the trend) answers for the organisation over the range
+    (the API's defaults where a day is not given); a refused range exits 2."""
     from tracker.db import utcnow
+    from tracker.errors import Invalid
+    from tracker.runtime import database
+    from tracker.scorecards.periods import default_range
 
-    last = _day(command, "to", date_to, utcnow().date())
-    return _day(command, "from", date_from, last - timedelta(days=89)), last
+    first, last = default_range(
+        _day(command, "from", date_from), _day(command, "to", date_to), utcnow().date()
+    )
+    with database().session() as session:
+        found = _organisation(command, session, organisation)
+        assert found.id is not None
+        try:
+            return read(
+                session=session,
+                organisation_id=found.id,
+                date_from=first,
+                date_to=last,
+                **arguments,
+            )
+        except Invalid as error:
+            raise _stop(command, str(error)) from None
 
 
 def _write(command: str, lines: list[str], output: Path | None) -> None:
@@ -72,31 +101,15 @@ def export_scorecards(
     output: OutputOption = None,
 ) -> None:
     """The scorecard of the reports first filed in a range of days, broken down."""
-    from tracker.errors import Invalid
-    from tracker.runtime import database
     from tracker.scorecards.export import scorecard_csv_lines, scorecard_jsonl_lines
     from tracker.scorecards.query import scorecard
 
     command = "export scorecards"
-    first, last = _range(command, date_from, date_to)
-    with database().session() as session:
-        found = _organisation(command, session, organisation)
-        assert found.id is not None
-        try:
-            figures = scorecard(
-                session=session,
-                organisation_id=found.id,
-                date_from=first,
-                date_to=last,
-                group_by=group_by or [],
-            )
-        except Invalid as error:
-            raise _stop(command, str(error)) from None
-    lines = (
-        scorecard_csv_lines(figures)
-        if export_format is Format.CSV
-        else scorecard_jsonl_lines(figures)
+    figures = _figures(
+        command, organisation, date_from, date_to, scorecard, group_by=group_by or []
     )
+    csv_lines = export_format is Format.CSV
+    lines = scorecard_csv_lines(figures) if csv_lines else scorecard_jsonl_lines(figures)
     _write(command, list(lines), output)
 
 
@@ -111,27 +124,13 @@ def export_trends(
     output: OutputOption = None,
 ) -> None:
     """The same figures per day, ISO week or month."""
-    from tracker.errors import Invalid
-    from tracker.runtime import database
     from tracker.scorecards.export import trend_csv_lines, trend_jsonl_lines
     from tracker.scorecards.query import trend
 
     command = "export trends"
-    first, last = _range(command, date_from, date_to)
-    with database().session() as session:
-        found = _organisation(command, session, organisation)
-        assert found.id is not None
-        try:
-            figures = trend(
-                session=session,
-                organisation_id=found.id,
-                period=period,
-                date_from=first,
-                date_to=last,
-                group_by=group_by or [],
-            )
-        except Invalid as error:
-            raise _stop(command, str(error)) from None
+    figures = _figures(
+        command, organisation, date_from, date_to, trend, period=period, group_by=group_by or []
+    )
     lines = trend_csv_lines(figures) if export_format is Format.CSV else trend_jsonl_lines(figures)
     _write(command, list(lines), output)
 

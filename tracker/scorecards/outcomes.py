@@ -9,15 +9,13 @@ takes the outcome's contribution to the cells before and after and appends the d
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from tracker.policies.models import PolicyVersion
-from tracker.policies.schema import Rung
-from tracker.policies.service import as_policy
+from tracker.filings.opening import rung_of
 from tracker.reports.lifecycle import ReportState
 from tracker.reports.models import Report
 from tracker.scorecards.buckets import bucket_of
@@ -27,6 +25,8 @@ from tracker.scorecards.models import (
     ReportOutcome,
     ScorecardDelta,
 )
+from tracker.scorecards.periods import period_start
+from tracker.scorecards.schemas import Period
 
 S = ReportState
 
@@ -122,8 +122,8 @@ def delta_row(key: Key, counts: dict[str, int], sign: int) -> dict[str, Any]:
     return {
         "organisation_id": organisation_id,
         "day": day,
-        "week_start": day - timedelta(days=day.weekday()),
-        "month_start": day.replace(day=1),
+        "week_start": period_start(day, Period.WEEK),
+        "month_start": period_start(day, Period.MONTH),
         "platform": platform,
         "channel": channel,
         "legal_basis": legal_basis,
@@ -175,13 +175,6 @@ def _save(session: Session, outcome: Outcome, before: Contribution | None, *, st
     if after is not None:
         rows.append(delta_row(*after, sign=1))
     session.execute(insert(_deltas), rows)
-
-
-def _rung(session: Session, policy_version_id: int, index: int) -> Rung | None:
-    """The ladder's rung ``index`` of a policy version (None past the last one)."""
-    version = session.get(PolicyVersion, policy_version_id)
-    rungs = as_policy(version).rungs if version is not None else ()
-    return rungs[index] if 0 <= index < len(rungs) else None
 
 
 def _end_wait(outcome: Outcome, now: datetime) -> None:
@@ -287,7 +280,7 @@ def on_moved(
     if to_state == S.ESCALATED:
         # Where it is going: the next rung's target and legal basis (its channel is known
         # when that filing goes out).
-        rung = _rung(session, report.policy_version_id, rung_index)
+        rung = rung_of(session=session, report=report, rung_index=rung_index)
         if rung is not None:
             outcome.rung, outcome.legal_basis = rung.target, rung.legal_basis[:255]
     _save(session, outcome, before, stored=stored)

@@ -7,7 +7,6 @@ exact at the read's snapshot, and the work grows with the number of cells, never
 number of reports.
 """
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ from tracker.scorecards.models import (
     ScorecardCell,
     ScorecardDelta,
 )
+from tracker.scorecards.periods import month_end, period_end, period_start
 from tracker.scorecards.schemas import (
     Dimension,
     Period,
@@ -56,28 +56,6 @@ class Filters:
             for name, value in self.__dict__.items()
             if value is not None
         ]
-
-
-def _month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def period_start(day: date, period: Period) -> date:
-    """The first day of the day, ISO week or month ``day`` is in."""
-    if period is Period.WEEK:
-        return day - timedelta(days=day.weekday())
-    if period is Period.MONTH:
-        return day.replace(day=1)
-    return day
-
-
-def period_end(day: date, period: Period) -> date:
-    """The last day of the period ``day`` is in."""
-    if period is Period.WEEK:
-        return period_start(day, period) + timedelta(days=6)
-    if period is Period.MONTH:
-        return _month_end(day)
-    return day
 
 
 def check_range(date_from: date, date_to: date, period: Period | None) -> None:
@@ -206,11 +184,11 @@ def _cover(first: date, last: date) -> list[tuple[Grain, date, date]]:
     """The fewest cells that cover the days ``first`` to ``last``: whole months, then whole
     ISO weeks, then days."""
     parts: list[tuple[Grain, date, date]] = []
-    month = first if first.day == 1 else _month_end(first) + timedelta(days=1)
-    month_end = last if last == _month_end(last) else last.replace(day=1) - timedelta(days=1)
-    if month <= month_end:
-        parts.append((Grain.MONTH, month, month_end.replace(day=1)))
-        edges = [(first, month - timedelta(days=1)), (month_end + timedelta(days=1), last)]
+    month = first if first.day == 1 else month_end(first) + timedelta(days=1)
+    months_end = last if last == month_end(last) else last.replace(day=1) - timedelta(days=1)
+    if month <= months_end:
+        parts.append((Grain.MONTH, month, months_end.replace(day=1)))
+        edges = [(first, month - timedelta(days=1)), (months_end + timedelta(days=1), last)]
     else:
         edges = [(first, last)]
     for start, end in edges:

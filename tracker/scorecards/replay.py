@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, insert, text
 
+from tracker.db import UTCDateTime
 from tracker.policies.schema import Policy
 from tracker.reports.lifecycle import ReportState
 from tracker.scorecards.models import ReportOutcome
@@ -21,12 +22,14 @@ _REJECTED = " rejected the report"
 _REFUSED = " refused the filing"
 
 
-def _as_datetime(value: Any) -> datetime:
-    from tracker.db import UTCDateTime
+_UTC = UTCDateTime()
 
+
+def _as_datetime(value: Any) -> datetime:
+    """A timestamp column read as a plain row, as the model reads it (aware UTC)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    converted = UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+    converted = _UTC.process_result_value(value, None)  # type: ignore[arg-type]
     assert converted is not None
     return converted
 

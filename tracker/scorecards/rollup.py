@@ -9,7 +9,7 @@ next fold, never lost.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,8 @@ from sqlmodel import Session, col
 
 from tracker.scorecards.buckets import OVERFLOW
 from tracker.scorecards.models import COUNTERS, DIMENSIONS, Grain, ScorecardCell, ScorecardDelta
+from tracker.scorecards.periods import period_start
+from tracker.scorecards.schemas import Period
 
 #: Deltas folded per call: bounds one fold's transaction after a bulk change.
 FOLD_BATCH = 20_000
@@ -60,9 +62,8 @@ def pack(counts: "np.ndarray[Any, np.dtype[np.int64]]") -> bytes:
 
 def periods(day: date) -> Iterator[tuple[Grain, date]]:
     """The day, ISO week and month a cohort day counts in."""
-    yield Grain.DAY, day
-    yield Grain.WEEK, day - timedelta(days=day.weekday())
-    yield Grain.MONTH, day.replace(day=1)
+    for grain in Grain:
+        yield grain, period_start(day, Period(grain.value))
 
 
 class CellSums:

@@ -2,7 +2,7 @@
 report. Aggregates only, for dashboard keys and the people who see every case."""
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +16,7 @@ from tracker.scorecards.export import (
     trend_csv_lines,
     trend_jsonl_lines,
 )
+from tracker.scorecards.periods import default_range
 from tracker.scorecards.query import Filters, scorecard, trend
 from tracker.scorecards.schemas import Dimension, Period, Scorecard, Trend
 from tracker.scorecards.transparency import (
@@ -26,8 +27,6 @@ from tracker.scorecards.transparency import (
 
 router = APIRouter(tags=["dashboards"])
 
-#: The default range: the last 90 days, today included.
-DEFAULT_DAYS = 90
 ExportFormat = Literal["csv", "jsonl"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -51,8 +50,7 @@ class ScorecardParams:
         legal_basis: Annotated[str | None, Query(max_length=255)] = None,
         rung: Annotated[str | None, Query(max_length=32)] = None,
     ) -> None:
-        self.date_to = date_to or utcnow().date()
-        self.date_from = date_from or self.date_to - timedelta(days=DEFAULT_DAYS - 1)
+        self.date_from, self.date_to = default_range(date_from, date_to, utcnow().date())
         self.group_by = group_by
         self.filters = Filters(
             platform=platform, channel=channel, legal_basis=legal_basis, rung=rung

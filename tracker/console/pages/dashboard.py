@@ -30,13 +30,12 @@ from tracker.console.render import render
 from tracker.db import utcnow
 from tracker.errors import Invalid
 from tracker.scorecards.export import scorecard_csv_lines, trend_csv_lines
+from tracker.scorecards.periods import DEFAULT_DAYS
 from tracker.scorecards.query import LONGEST, scorecard, trend
 from tracker.scorecards.schemas import Dimension, Period, Scorecard, ScorecardRow, Trend
 
 router = APIRouter()
 
-#: The range shown when none is asked for: the last 90 days, today included.
-DEFAULT_DAYS = 90
 DEFAULT_PERIOD = Period.WEEK
 DEFAULT_BREAKDOWN = Dimension.PLATFORM
 #: Days a person can mean: the scorecards' own limits decide how long a range may be.
